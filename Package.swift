@@ -1,0 +1,94 @@
+// swift-tools-version:6.1
+// Leadline: four systemd-activated daemons and an admin CLI, sharing one runtime.
+import PackageDescription
+
+let nio: [Target.Dependency] = [
+    .product(name: "NIOCore", package: "swift-nio"),
+    .product(name: "NIOPosix", package: "swift-nio"),
+    .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+]
+let logging: Target.Dependency = .product(name: "Logging", package: "swift-log")
+let crypto: Target.Dependency = .product(name: "Crypto", package: "swift-crypto")
+let grdb: Target.Dependency = .product(name: "GRDB", package: "GRDB.swift")
+let lifecycle: Target.Dependency = .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")
+let argumentParser: Target.Dependency = .product(name: "ArgumentParser", package: "swift-argument-parser")
+
+let package = Package(
+    name: "Leadline",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "leadline-vault", targets: ["leadline-vault"]),
+        .executable(name: "leadline-ingest", targets: ["leadline-ingest"]),
+        .executable(name: "leadline-router", targets: ["leadline-router"]),
+        .executable(name: "leadline-audit", targets: ["leadline-audit"]),
+        .executable(name: "leadctl", targets: ["leadctl"]),
+        .executable(name: "leadline-doubles", targets: ["leadline-doubles"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+        .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
+    ],
+    targets: [
+        // C libraries, linked from the system through pkg-config.
+        .systemLibrary(name: "CSystemd", pkgConfig: "libsystemd", providers: [.apt(["libsystemd-dev"])]),
+        .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
+
+        // Build-time embedding of Schemas/ so rpc.discover needs no files at run time.
+        .executableTarget(name: "embed-schemas", path: "Sources/embed-schemas"),
+        .plugin(name: "EmbedSchemasPlugin", capability: .buildTool(), dependencies: ["embed-schemas"],
+                path: "Sources/EmbedSchemasPlugin"),
+        .target(name: "LeadlineSchemas", plugins: ["EmbedSchemasPlugin"]),
+
+        // The shared runtime.
+        .target(name: "LeadlineRPC", dependencies: nio + [logging]),
+        .target(name: "LeadlineSystemd", dependencies: ["CSystemd", logging] + nio),
+        .target(name: "LeadlineStorage", dependencies: [grdb, logging] + nio),
+        .target(name: "LeadlineHTTP", dependencies: ["CCurl", logging] + nio),
+        .target(name: "LeadlineConfig", dependencies: ["LeadlineRPC", .product(name: "TOMLKit", package: "TOMLKit")]),
+        .target(
+            name: "LeadlineRuntime",
+            dependencies: ["LeadlineRPC", "LeadlineSystemd", "LeadlineStorage", "LeadlineConfig", "LeadlineSchemas",
+                           logging, lifecycle, crypto] + nio),
+
+        // Daemon cores and their thin executables.
+        .target(name: "VaultCore", dependencies: ["LeadlineRuntime", crypto]),
+        .target(name: "AuditCore", dependencies: ["LeadlineRuntime", crypto]),
+        .target(name: "IngestCore",
+                dependencies: ["LeadlineRuntime", "LeadlineHTTP", crypto, .product(name: "NIOHTTP1", package: "swift-nio")]),
+        .target(name: "RouterCore", dependencies: ["LeadlineRuntime", "LeadlineHTTP", crypto]),
+        .executableTarget(name: "leadline-vault", dependencies: ["VaultCore"]),
+        .executableTarget(name: "leadline-audit", dependencies: ["AuditCore"]),
+        .executableTarget(name: "leadline-ingest", dependencies: ["IngestCore"]),
+        .executableTarget(name: "leadline-router", dependencies: ["RouterCore"]),
+
+        // Admin CLI.
+        .target(name: "LeadctlCore", dependencies: ["LeadlineRPC", "LeadlineConfig", "LeadlineHTTP", argumentParser, crypto]),
+        .executableTarget(name: "leadctl", dependencies: ["LeadctlCore"]),
+
+        // Vendor test doubles (Graph API, HubSpot, Salesforce, Pipedrive) for tests and `make run`.
+        .target(name: "LeadlineTestDoubles",
+                dependencies: nio + [.product(name: "NIOHTTP1", package: "swift-nio"), crypto]),
+        .executableTarget(name: "leadline-doubles", dependencies: ["LeadlineTestDoubles"]),
+
+        // Benchmarks: the Swift load generator and the C baseline it is compared with.
+        .executableTarget(name: "leadline-bench", dependencies: ["LeadlineRPC", "LeadlineStorage", argumentParser] + nio),
+        .executableTarget(name: "rpc-baseline-c", path: "Sources/rpc-baseline-c"),
+
+        .target(name: "LeadlineTestSupport", dependencies: ["LeadlineRPC", "LeadlineConfig"], path: "Tests/LeadlineTestSupport"),
+        .testTarget(name: "LeadlineRPCTests", dependencies: ["LeadlineRPC", "LeadlineTestSupport"]),
+        .testTarget(name: "LeadlineRuntimeTests",
+                    dependencies: ["LeadlineRuntime", "LeadlineStorage", "LeadlineHTTP", "LeadlineConfig", "LeadlineSystemd",
+                                   "LeadlineTestDoubles", "LeadlineTestSupport"]),
+        .testTarget(name: "IntegrationTests", dependencies: ["LeadlineRPC", "LeadlineTestSupport"]),
+        .testTarget(name: "VaultTests", dependencies: ["VaultCore", "LeadlineTestSupport"]),
+        .testTarget(name: "AuditTests", dependencies: ["AuditCore", "LeadlineTestSupport"]),
+        .testTarget(name: "IngestTests", dependencies: ["IngestCore", "LeadlineTestDoubles", "LeadlineTestSupport"]),
+        .testTarget(name: "RouterTests", dependencies: ["RouterCore", "LeadlineTestDoubles", "LeadlineTestSupport"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

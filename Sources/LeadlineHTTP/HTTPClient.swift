@@ -1,0 +1,203 @@
+import CCurl
+import Foundation
+import NIOConcurrencyHelpers
+import NIOPosix
+
+/// An HTTP client over libcurl: TLS verification always on, connect and total timeouts, a
+/// response size limit, and connection reuse (each easy handle keeps its connection cache and
+/// handles are pooled). Blocking transfers run on a small thread pool, never on the
+/// cooperative executor.
+public final class HTTPClient: Sendable {
+    public struct Configuration: Sendable {
+        public var connectTimeout: Duration = .seconds(5)
+        public var totalTimeout: Duration = .seconds(30)
+        public var maxResponseBytes: Int = 8 << 20
+        public var userAgent: String = "Leadline/0.1"
+        public var threads: Int = 4
+        public init() {}
+    }
+
+    public let configuration: Configuration
+    private let threadPool: NIOThreadPool
+    private let handles = NIOLockedValueBox<[EasyHandle]>([])
+
+    private static let globalInit: Bool = {
+        curl_global_init(Int(CURL_GLOBAL_DEFAULT)) == CURLE_OK
+    }()
+
+    public init(configuration: Configuration = Configuration()) {
+        _ = Self.globalInit
+        self.configuration = configuration
+        threadPool = NIOThreadPool(numberOfThreads: configuration.threads)
+        threadPool.start()
+    }
+
+    deinit {
+        threadPool.shutdownGracefully { _ in }
+    }
+
+    public func send(_ request: HTTPRequest) async throws -> HTTPResponse {
+        let handle = takeHandle()
+        defer { returnHandle(handle) }
+        let configuration = self.configuration
+        return try await threadPool.runIfActive {
+            try handle.perform(request, configuration: configuration)
+        }
+    }
+
+    private func takeHandle() -> EasyHandle {
+        handles.withLockedValue { $0.popLast() } ?? EasyHandle()
+    }
+
+    private func returnHandle(_ handle: EasyHandle) {
+        handles.withLockedValue { pool in
+            if pool.count < 16 { pool.append(handle) }
+        }
+    }
+}
+
+/// One curl easy handle. Used by one transfer at a time (the pool guarantees it).
+final class EasyHandle: @unchecked Sendable {
+    private let curl: UnsafeMutableRawPointer
+
+    init() {
+        curl = curl_easy_init()
+    }
+
+    deinit {
+        curl_easy_cleanup(curl)
+    }
+
+    func perform(_ request: HTTPRequest, configuration: HTTPClient.Configuration) throws -> HTTPResponse {
+        // Reset keeps live connections and the DNS cache: that is the reuse we want.
+        curl_easy_reset(curl)
+        let sink = ResponseSink(limit: configuration.maxResponseBytes)
+        let sinkPointer = Unmanaged.passRetained(sink).toOpaque()
+        defer { Unmanaged<ResponseSink>.fromOpaque(sinkPointer).release() }
+
+        guard request.url.hasPrefix("http://") || request.url.hasPrefix("https://") else {
+            throw HTTPClientError.invalidRequest("only http and https URLs are allowed")
+        }
+        leadline_curl_setopt_string(curl, CURLOPT_URL, request.url)
+        leadline_curl_setopt_string(curl, CURLOPT_PROTOCOLS_STR, "http,https")
+        leadline_curl_setopt_long(curl, CURLOPT_NOSIGNAL, 1)
+        leadline_curl_setopt_long(curl, CURLOPT_SSL_VERIFYPEER, 1)
+        leadline_curl_setopt_long(curl, CURLOPT_SSL_VERIFYHOST, 2)
+        leadline_curl_setopt_long(curl, CURLOPT_FOLLOWLOCATION, 0)
+        leadline_curl_setopt_long(curl, CURLOPT_CONNECTTIMEOUT_MS, configuration.connectTimeout.milliseconds)
+        leadline_curl_setopt_long(curl, CURLOPT_TIMEOUT_MS, (request.timeout ?? configuration.totalTimeout).milliseconds)
+        leadline_curl_setopt_string(curl, CURLOPT_USERAGENT, configuration.userAgent)
+        leadline_curl_setopt_string(curl, CURLOPT_ACCEPT_ENCODING, "")
+        leadline_curl_setopt_long(curl, CURLOPT_MAXFILESIZE, configuration.maxResponseBytes)
+
+        switch request.method {
+        case "GET": leadline_curl_setopt_long(curl, CURLOPT_HTTPGET, 1)
+        case "HEAD": leadline_curl_setopt_long(curl, CURLOPT_NOBODY, 1)
+        default: leadline_curl_setopt_string(curl, CURLOPT_CUSTOMREQUEST, request.method)
+        }
+        let body = request.body ?? (request.method == "GET" || request.method == "HEAD" ? nil : Data())
+        let bodyCopy: UnsafeMutableRawPointer? = body.map { data in
+            let buffer = UnsafeMutableRawPointer.allocate(byteCount: max(data.count, 1), alignment: 1)
+            data.withUnsafeBytes { if let base = $0.baseAddress { buffer.copyMemory(from: base, byteCount: data.count) } }
+            return buffer
+        }
+        defer { bodyCopy?.deallocate() }
+        if let body, let bodyCopy {
+            leadline_curl_setopt_off_t(curl, CURLOPT_POSTFIELDSIZE_LARGE, curl_off_t(body.count))
+            leadline_curl_setopt_pointer(curl, CURLOPT_POSTFIELDS, bodyCopy)
+        }
+
+        var headerList: UnsafeMutablePointer<curl_slist>?
+        for header in request.headers {
+            headerList = curl_slist_append(headerList, "\(header.name): \(header.value)")
+        }
+        // curl adds "Expect: 100-continue" to large bodies; the vendors do not need the round trip.
+        headerList = curl_slist_append(headerList, "Expect:")
+        defer { curl_slist_free_all(headerList) }
+        leadline_curl_setopt_slist(curl, CURLOPT_HTTPHEADER, headerList)
+
+        leadline_curl_setopt_write_function(curl, CURLOPT_WRITEFUNCTION, writeBody)
+        leadline_curl_setopt_pointer(curl, CURLOPT_WRITEDATA, sinkPointer)
+        leadline_curl_setopt_write_function(curl, CURLOPT_HEADERFUNCTION, writeHeader)
+        leadline_curl_setopt_pointer(curl, CURLOPT_HEADERDATA, sinkPointer)
+
+        let started = ContinuousClock.now
+        let code = curl_easy_perform(curl)
+        let elapsed = ContinuousClock.now - started
+        guard code == CURLE_OK else {
+            if sink.overflowed || code == CURLE_FILESIZE_EXCEEDED {
+                throw HTTPClientError.responseTooLarge(limit: configuration.maxResponseBytes)
+            }
+            throw Self.classify(code)
+        }
+        var status = 0
+        leadline_curl_getinfo_long(curl, CURLINFO_RESPONSE_CODE, &status)
+        return HTTPResponse(status: status, headers: sink.headers, body: sink.body, elapsed: elapsed)
+    }
+
+    static func classify(_ code: CURLcode) -> HTTPClientError {
+        let text = String(cString: curl_easy_strerror(code))
+        switch code {
+        case CURLE_OPERATION_TIMEDOUT: return .timedOut(text)
+        case CURLE_COULDNT_CONNECT, CURLE_COULDNT_RESOLVE_HOST, CURLE_COULDNT_RESOLVE_PROXY: return .connectionFailed(text)
+        case CURLE_RECV_ERROR, CURLE_SEND_ERROR, CURLE_GOT_NOTHING, CURLE_PARTIAL_FILE: return .connectionReset(text)
+        case CURLE_SSL_CONNECT_ERROR, CURLE_PEER_FAILED_VERIFICATION, CURLE_SSL_CERTPROBLEM, CURLE_SSL_CACERT_BADFILE:
+            return .tls(text)
+        case CURLE_URL_MALFORMAT, CURLE_UNSUPPORTED_PROTOCOL: return .invalidRequest(text)
+        default: return .other(text)
+        }
+    }
+}
+
+/// Collects one response; the C callbacks reach it through an opaque pointer.
+final class ResponseSink {
+    let limit: Int
+    var body = Data()
+    var headers: [(name: String, value: String)] = []
+    var overflowed = false
+
+    init(limit: Int) {
+        self.limit = limit
+    }
+}
+
+private func writeBody(_ data: UnsafeMutablePointer<CChar>?, _ size: Int, _ count: Int, _ context: UnsafeMutableRawPointer?)
+    -> Int
+{
+    guard let data, let context else { return 0 }
+    let sink = Unmanaged<ResponseSink>.fromOpaque(context).takeUnretainedValue()
+    let length = size * count
+    if sink.body.count + length > sink.limit {
+        sink.overflowed = true
+        return 0
+    }
+    data.withMemoryRebound(to: UInt8.self, capacity: length) { sink.body.append($0, count: length) }
+    return length
+}
+
+private func writeHeader(
+    _ data: UnsafeMutablePointer<CChar>?, _ size: Int, _ count: Int, _ context: UnsafeMutableRawPointer?
+) -> Int {
+    guard let data, let context else { return 0 }
+    let sink = Unmanaged<ResponseSink>.fromOpaque(context).takeUnretainedValue()
+    let length = size * count
+    let line = data.withMemoryRebound(to: UInt8.self, capacity: length) {
+        String(decoding: UnsafeBufferPointer(start: $0, count: length), as: UTF8.self)
+    }
+    if line.hasPrefix("HTTP/") {
+        // A new response (after a 100 Continue or a redirect): its headers replace the last ones.
+        sink.headers = []
+    } else if let colon = line.firstIndex(of: ":") {
+        let name = line[..<colon].trimmingCharacters(in: .whitespaces).lowercased()
+        let value = line[line.index(after: colon)...].trimmingCharacters(in: .whitespacesAndNewlines)
+        sink.headers.append((name, value))
+    }
+    return length
+}
+
+extension Duration {
+    var milliseconds: Int {
+        let (seconds, attoseconds) = components
+        return Int(seconds) * 1000 + Int(attoseconds / 1_000_000_000_000_000)
+    }
+}

@@ -1,0 +1,96 @@
+import Foundation
+
+public struct HTTPRequest: Sendable {
+    public var method: String
+    public var url: String
+    public var headers: [(name: String, value: String)]
+    public var body: Data?
+    /// Overrides the client's total timeout for this request.
+    public var timeout: Duration?
+
+    public init(
+        method: String = "GET", url: String, headers: [(name: String, value: String)] = [], body: Data? = nil,
+        timeout: Duration? = nil
+    ) {
+        self.method = method
+        self.url = url
+        self.headers = headers
+        self.body = body
+        self.timeout = timeout
+    }
+}
+
+public struct HTTPResponse: Sendable {
+    public var status: Int
+    /// Header names lower-cased, in the order received.
+    public var headers: [(name: String, value: String)]
+    public var body: Data
+    public var elapsed: Duration
+
+    public init(status: Int, headers: [(name: String, value: String)], body: Data, elapsed: Duration) {
+        self.status = status
+        self.headers = headers
+        self.body = body
+        self.elapsed = elapsed
+    }
+
+    public func header(_ name: String) -> String? {
+        let wanted = name.lowercased()
+        return headers.last { $0.name == wanted }?.value
+    }
+}
+
+/// Transport failures, classified the way retry logic needs them.
+public enum HTTPClientError: Error, Sendable, CustomStringConvertible {
+    case timedOut(String)
+    case connectionFailed(String)
+    case connectionReset(String)
+    case responseTooLarge(limit: Int)
+    case tls(String)
+    case invalidRequest(String)
+    case other(String)
+
+    public var description: String {
+        switch self {
+        case .timedOut(let detail): return "timed out: \(detail)"
+        case .connectionFailed(let detail): return "connection failed: \(detail)"
+        case .connectionReset(let detail): return "connection reset: \(detail)"
+        case .responseTooLarge(let limit): return "response larger than \(limit) bytes"
+        case .tls(let detail): return "TLS failure: \(detail)"
+        case .invalidRequest(let detail): return "invalid request: \(detail)"
+        case .other(let detail): return detail
+        }
+    }
+
+    /// Whether trying again later may succeed.
+    public var isTransient: Bool {
+        switch self {
+        case .timedOut, .connectionFailed, .connectionReset, .other: return true
+        case .responseTooLarge, .tls, .invalidRequest: return false
+        }
+    }
+}
+
+/// Where a vendor's API lives. Production uses the vendor's public base; tests and proxies
+/// change the base URL in config, never the code.
+public struct HTTPTarget: Sendable, Hashable {
+    public var baseURL: String
+
+    public init(baseURL: String) {
+        self.baseURL = baseURL.hasSuffix("/") ? String(baseURL.dropLast()) : baseURL
+    }
+
+    public func url(_ path: String, query: [(String, String)] = []) -> String {
+        var url = baseURL + (path.hasPrefix("/") ? path : "/" + path)
+        if !query.isEmpty {
+            url += "?" + query.map { "\(Self.escape($0.0))=\(Self.escape($0.1))" }.joined(separator: "&")
+        }
+        return url
+    }
+
+    public static func escape(_ value: String) -> String {
+        var allowed = CharacterSet.alphanumerics
+        allowed.insert(charactersIn: "-._~")
+        return value.addingPercentEncoding(withAllowedCharacters: allowed) ?? value
+    }
+}

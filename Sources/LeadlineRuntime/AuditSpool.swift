@@ -1,0 +1,110 @@
+import Foundation
+import GRDB
+import LeadlineRPC
+import LeadlineStorage
+import Logging
+
+/// One audit event as a daemon records it. The audit daemon adds `seq`, the actor (from the
+/// caller's credentials) and the hash chain. `details` must never hold a secret value, and
+/// personal data only as a keyed hash.
+public struct AuditEvent: Codable, Sendable, Hashable {
+    public var time: String
+    public var action: String
+    public var subject: String
+    public var outcome: String
+    public var details: [String: JSONValue]?
+
+    public init(action: String, subject: String, outcome: String, details: [String: JSONValue]? = nil, time: Date = Date()) {
+        self.time = AuditEvent.timestamp(time)
+        self.action = action
+        self.subject = subject
+        self.outcome = outcome
+        self.details = details
+    }
+
+    public static func timestamp(_ date: Date) -> String {
+        var style = Date.ISO8601FormatStyle(includingFractionalSeconds: true)
+        style.timeZone = .gmt
+        return date.formatted(style)
+    }
+}
+
+/// The durable outbox for audit events: every daemon writes its events into its own database
+/// (in the same transaction as the change they describe, when there is one) and a background
+/// loop forwards them to leadline-audit in order. The audit daemon being down, stopped or
+/// restarting delays events; it never loses them or changes their time and order.
+public final class AuditSpool: Sendable {
+    public static let migration = Storage.Migration("audit-spool-v1") { db in
+        try db.execute(
+            sql: "CREATE TABLE audit_spool (id INTEGER PRIMARY KEY AUTOINCREMENT, event TEXT NOT NULL)")
+    }
+
+    private let storage: Storage
+    private let client: RPCClient
+    private let logger: Logger
+    public let wakeup = Wakeup()
+
+    public init(storage: Storage, client: RPCClient, logger: Logger) {
+        self.storage = storage
+        self.client = client
+        self.logger = logger
+    }
+
+    /// Spools inside the caller's transaction: the event exists exactly when the change does.
+    public func record(_ events: [AuditEvent], in db: Database) throws {
+        for event in events {
+            let text = String(decoding: try JSONCoding.encode(event), as: UTF8.self)
+            try db.execute(sql: "INSERT INTO audit_spool (event) VALUES (?)", arguments: [text])
+        }
+        wakeup.signal()
+    }
+
+    /// Spools on its own (shares an fsync with concurrent writers).
+    public func record(_ events: [AuditEvent]) async {
+        do {
+            try await storage.groupedWrite { db in try self.record(events, in: db) }
+        } catch {
+            logger.error("cannot spool audit events", metadata: ["error": "\(type(of: error))"])
+        }
+    }
+
+    public func record(_ event: AuditEvent) async {
+        await record([event])
+    }
+
+    public func depth() async -> Int {
+        (try? await storage.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM audit_spool") ?? 0 }) ?? -1
+    }
+
+    /// Forwards one batch; true when more may be waiting.
+    func forwardBatch() async -> Bool {
+        let batch: [(Int64, JSONValue)]
+        do {
+            batch = try await storage.read { db in
+                try Row.fetchAll(db, sql: "SELECT id, event FROM audit_spool ORDER BY id LIMIT 500").map { row in
+                    let text: String = row["event"]
+                    return (row["id"], try JSONCoding.parse(Array(text.utf8)))
+                }
+            }
+        } catch {
+            logger.error("cannot read the audit spool", metadata: ["error": "\(type(of: error))"])
+            return false
+        }
+        guard let last = batch.last?.0 else { return false }
+        do {
+            _ = try await client.call("audit.append", params: .object(["events": .array(batch.map(\.1))]))
+            try await storage.write { db in try db.execute(sql: "DELETE FROM audit_spool WHERE id <= ?", arguments: [last]) }
+            return batch.count == 500
+        } catch {
+            logger.debug("audit daemon unreachable; events stay spooled", metadata: ["error": "\(error)"])
+            try? await Task.sleep(for: .seconds(2))
+            return false
+        }
+    }
+
+    public func forwarder() -> BackgroundLoop {
+        BackgroundLoop(name: "audit-forwarder", interval: .seconds(5), wakeup: wakeup, logger: logger) {
+            await self.forwardBatch()
+        }
+    }
+}

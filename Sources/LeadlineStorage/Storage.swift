@@ -1,0 +1,115 @@
+import Foundation
+import GRDB
+import Logging
+
+public struct StorageError: Error, CustomStringConvertible, Sendable {
+    public var description: String
+    public init(_ description: String) { self.description = description }
+}
+
+/// One daemon's SQLite database: WAL, synchronous=FULL (whatever is acknowledged survives power
+/// loss), busy timeout, versioned migrations, and an integrity check before anything is served.
+/// A corrupt file stops the daemon with a clear error; it is never silently recreated.
+public final class Storage: Sendable {
+    public let path: String
+    public let pool: DatabasePool
+    private let committer: GroupCommitter
+
+    /// A named, ordered schema change. Names are recorded; changing a shipped one is forbidden.
+    public struct Migration: Sendable {
+        public var name: String
+        public var apply: @Sendable (Database) throws -> Void
+        public init(_ name: String, _ apply: @escaping @Sendable (Database) throws -> Void) {
+            self.name = name
+            self.apply = apply
+        }
+    }
+
+    public init(path: String, migrations: [Migration], readOnlyCheck: Bool = true) throws {
+        self.path = path
+        let directory = (path as NSString).deletingLastPathComponent
+        try FileManager.default.createDirectory(
+            atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        let existed = FileManager.default.fileExists(atPath: path)
+
+        var configuration = Configuration()
+        configuration.busyMode = .timeout(5)
+        configuration.prepareDatabase { db in
+            try db.execute(sql: "PRAGMA synchronous = FULL")
+            try db.execute(sql: "PRAGMA foreign_keys = ON")
+            // Deleted personal data is overwritten in the file, not just unlinked from the b-tree.
+            try db.execute(sql: "PRAGMA secure_delete = ON")
+        }
+        do {
+            pool = try DatabasePool(path: path, configuration: configuration)
+        } catch {
+            throw StorageError("cannot open database \(path): \(Self.describe(error))")
+        }
+        if existed {
+            let verdict: String
+            do {
+                verdict = try pool.read { db in try String.fetchOne(db, sql: "PRAGMA quick_check") ?? "no answer" }
+            } catch {
+                throw StorageError(
+                    "database \(path) is unreadable (\(Self.describe(error))); restore it from a backup or move it "
+                        + "aside — it is never recreated automatically")
+            }
+            guard verdict == "ok" else {
+                throw StorageError(
+                    "database \(path) failed its integrity check (\(verdict.prefix(200))); restore it from a backup")
+            }
+        }
+        var migrator = DatabaseMigrator()
+        for migration in migrations {
+            migrator.registerMigration(migration.name, migrate: migration.apply)
+        }
+        do {
+            try migrator.migrate(pool)
+        } catch {
+            throw StorageError("cannot migrate database \(path): \(Self.describe(error))")
+        }
+        committer = GroupCommitter(pool: pool)
+    }
+
+    /// A write in its own transaction (and its own fsync).
+    public func write<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
+        try await pool.write(body)
+    }
+
+    public func read<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
+        try await pool.read(body)
+    }
+
+    /// A write that shares its transaction, and so its fsync, with every other grouped write
+    /// waiting at the same moment. Each write runs in its own savepoint: one that throws is
+    /// rolled back alone. Returns only after the shared commit reached the disk.
+    public func groupedWrite<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
+        try await committer.submit(body)
+    }
+
+    /// Bytes of the database and its WAL, for `service.info` and retention reports.
+    public var sizeOnDisk: Int {
+        [path, path + "-wal"].reduce(0) { total, file in
+            total + ((try? FileManager.default.attributesOfItem(atPath: file)[.size] as? Int) ?? 0)
+        }
+    }
+
+    /// Folds the WAL back into the main file and truncates it, e.g. after an erasure so the
+    /// removed bytes do not linger in the log.
+    public func checkpointTruncate() async throws {
+        _ = try await pool.writeWithoutTransaction { db in
+            try db.checkpoint(.truncate)
+        }
+    }
+
+    public func close() throws {
+        try pool.close()
+    }
+
+    static func describe(_ error: Error) -> String {
+        if let error = error as? DatabaseError {
+            return "\(error.resultCode): \(error.message ?? "no detail")"
+        }
+        return "\(error)"
+    }
+}

@@ -1,0 +1,58 @@
+import Foundation
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// A child started with posix_spawn and reaped with waitpid by us alone: exact exit status,
+/// no dependence on Foundation's shared SIGCHLD machinery when many children exit at once.
+public final class ChildProcess: @unchecked Sendable {
+    public let pid: pid_t
+    private let lock = NSLock()
+    private var status: Int32?
+
+    /// Starts `path` with `arguments`; stdout and stderr append to `logPath`.
+    public init(path: String, arguments: [String], environment: [String: String]? = nil, logPath: String) throws {
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 1, logPath, O_WRONLY | O_CREAT | O_APPEND, 0o644)
+        posix_spawn_file_actions_adddup2(&actions, 1, 2)
+        let argv = ([path] + arguments).map { strdup($0) } + [nil]
+        defer { argv.forEach { free($0) } }
+        let env = (environment ?? ProcessInfo.processInfo.environment).map { strdup("\($0.key)=\($0.value)") } + [nil]
+        defer { env.forEach { free($0) } }
+        var child: pid_t = 0
+        let result = posix_spawn(&child, path, &actions, nil, argv, env)
+        guard result == 0 else { throw TestStackError("posix_spawn \(path): \(String(cString: strerror(result)))") }
+        pid = child
+    }
+
+    /// Nil while running; the raw wait status once exited.
+    public var exitStatus: Int32? {
+        lock.withLock {
+            if status == nil {
+                var raw: Int32 = 0
+                if waitpid(pid, &raw, WNOHANG) == pid { status = raw }
+            }
+            return status
+        }
+    }
+
+    public var isRunning: Bool { exitStatus == nil }
+
+    /// The exit code when it exited normally, nil when a signal ended it (or still running).
+    public var exitCode: Int32? {
+        guard let status = exitStatus, status & 0x7f == 0 else { return nil }
+        return (status >> 8) & 0xff
+    }
+
+    public func signal(_ number: Int32) {
+        if isRunning { kill(pid, number) }
+    }
+
+    public func waitForExit(timeout: Double) throws {
+        try waitFor(timeout: timeout) { !self.isRunning }
+    }
+}
