@@ -80,7 +80,7 @@ let package = Package(
         .executableTarget(name: "rpc-baseline-c", path: "Sources/rpc-baseline-c"),
 
         .target(name: "LeadlineTestSupport", dependencies: ["LeadlineRPC", "LeadlineConfig"], path: "Tests/LeadlineTestSupport"),
-        .testTarget(name: "LeadlineRPCTests", dependencies: ["LeadlineRPC", "LeadlineTestSupport"]),
+        .testTarget(name: "LeadlineRPCTests", dependencies: ["LeadlineRPC", "LeadlineTestSupport", .product(name: "NIOEmbedded", package: "swift-nio")]),
         .testTarget(name: "LeadlineRuntimeTests",
                     dependencies: ["LeadlineRuntime", "LeadlineStorage", "LeadlineHTTP", "LeadlineConfig", "LeadlineSystemd",
                                    "LeadlineTestDoubles", "LeadlineTestSupport"]),
