@@ -37,8 +37,12 @@ enum Echo: RPCMethod {
 
     let dispatcher = makeDispatcher()
 
-    func call(_ line: String, caller: Caller = .testAdmin, on dispatcher: RPCDispatcher? = nil) async throws -> JSONValue? {
-        guard let data = await (dispatcher ?? self.dispatcher).handle(line: Array(line.utf8), caller: caller) else { return nil }
+    func call(_ line: String, caller: Caller = .testAdmin, on dispatcher: RPCDispatcher? = nil) async throws
+        -> JSONValue?
+    {
+        guard let data = await (dispatcher ?? self.dispatcher).handle(line: Array(line.utf8), caller: caller) else {
+            return nil
+        }
         return try JSONCoding.parse(data)
     }
 
@@ -81,7 +85,8 @@ enum Echo: RPCMethod {
         #expect(refused?["error"]?["data"]?["name"] == "PermissionDenied")
         var vault = Caller.stranger
         vault.services = ["vault"]
-        #expect(try await call(#"{"jsonrpc":"2.0","method":"test.vaultOnly","id":1}"#, caller: vault)?["result"] == true)
+        #expect(
+            try await call(#"{"jsonrpc":"2.0","method":"test.vaultOnly","id":1}"#, caller: vault)?["result"] == true)
     }
 
     @Test func unexpectedErrorsBecomeInternalErrorWithoutDetailLeak() async throws {
@@ -120,7 +125,9 @@ enum Echo: RPCMethod {
         #expect(try await call(#"{"jsonrpc":"1.0","method":"test.echo","id":1}"#)?["error"]?["code"] == -32600)
         #expect(try await call(#"{"method":"test.echo","id":1}"#)?["error"]?["code"] == -32600)
         #expect(try await call(#"{"jsonrpc":"2.0","method":"test.echo","id":{"a":1}}"#)?["error"]?["code"] == -32600)
-        #expect(try await call(#"{"jsonrpc":"2.0","method":"test.echo","params":"text","id":1}"#)?["error"]?["code"] == -32600)
+        #expect(
+            try await call(#"{"jsonrpc":"2.0","method":"test.echo","params":"text","id":1}"#)?["error"]?["code"]
+                == -32600)
         #expect(try await call(#""just a string""#)?["error"]?["code"] == -32600)
     }
 

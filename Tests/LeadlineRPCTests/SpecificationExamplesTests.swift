@@ -7,13 +7,27 @@ import Testing
     let dispatcher = RPCDispatcher(table: ExampleMethods.table)
 
     @Test func positionalParameters() async throws {
-        #expect(try await call(#"{"jsonrpc": "2.0", "method": "subtract", "params": [42, 23], "id": 1}"#) == ["jsonrpc": "2.0", "result": 19, "id": 1])
-        #expect(try await call(#"{"jsonrpc": "2.0", "method": "subtract", "params": [23, 42], "id": 2}"#) == ["jsonrpc": "2.0", "result": -19, "id": 2])
+        #expect(
+            try await call(#"{"jsonrpc": "2.0", "method": "subtract", "params": [42, 23], "id": 1}"#) == [
+                "jsonrpc": "2.0", "result": 19, "id": 1,
+            ])
+        #expect(
+            try await call(#"{"jsonrpc": "2.0", "method": "subtract", "params": [23, 42], "id": 2}"#) == [
+                "jsonrpc": "2.0", "result": -19, "id": 2,
+            ])
     }
 
     @Test func namedParameters() async throws {
-        #expect(try await call(#"{"jsonrpc": "2.0", "method": "subtract", "params": {"subtrahend": 23, "minuend": 42}, "id": 3}"#) == ["jsonrpc": "2.0", "result": 19, "id": 3])
-        #expect(try await call(#"{"jsonrpc": "2.0", "method": "subtract", "params": {"minuend": 42, "subtrahend": 23}, "id": 4}"#) == ["jsonrpc": "2.0", "result": 19, "id": 4])
+        #expect(
+            try await call(
+                #"{"jsonrpc": "2.0", "method": "subtract", "params": {"subtrahend": 23, "minuend": 42}, "id": 3}"#) == [
+                    "jsonrpc": "2.0", "result": 19, "id": 3,
+                ])
+        #expect(
+            try await call(
+                #"{"jsonrpc": "2.0", "method": "subtract", "params": {"minuend": 42, "subtrahend": 23}, "id": 4}"#) == [
+                    "jsonrpc": "2.0", "result": 19, "id": 4,
+                ])
     }
 
     @Test func notificationsGetNoReply() async throws {
@@ -40,7 +54,8 @@ import Testing
     }
 
     @Test func batchWithInvalidJSON() async throws {
-        let reply = try await call(#"[ {"jsonrpc": "2.0", "method": "sum", "params": [1,2,4], "id": "1"}, {"jsonrpc": "2.0", "method" ]"#)
+        let reply = try await call(
+            #"[ {"jsonrpc": "2.0", "method": "sum", "params": [1,2,4], "id": "1"}, {"jsonrpc": "2.0", "method" ]"#)
         #expect(reply?["error"]?["code"] == -32700)
     }
 
@@ -134,6 +149,7 @@ extension Caller {
         credentials: PeerCredentials(uid: 0, gid: 0, pid: 1), userName: "root", isAdmin: true, isSubmitter: true,
         services: ["vault", "ingest", "router", "audit"])
     static let stranger = Caller(
-        credentials: PeerCredentials(uid: 4242, gid: 4242, pid: 2), userName: "stranger", isAdmin: false, isSubmitter: false,
+        credentials: PeerCredentials(uid: 4242, gid: 4242, pid: 2), userName: "stranger", isAdmin: false,
+        isSubmitter: false,
         services: [])
 }

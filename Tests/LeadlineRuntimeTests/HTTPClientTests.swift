@@ -1,7 +1,7 @@
 import Foundation
-import LeadlineTestSupport
 import LeadlineHTTP
 import LeadlineTestDoubles
+import LeadlineTestSupport
 import Testing
 
 /// The libcurl client against a real HTTP server on loopback.

@@ -50,7 +50,9 @@ import Testing
     @Test func aFailingGroupedWriteRollsBackAloneAndReportsItsError() async throws {
         let storage = try Storage(path: try temporaryPath(), migrations: Self.migrations)
         try await storage.groupedWrite { db in try db.execute(sql: "INSERT INTO items (name) VALUES ('taken')") }
-        async let good: Void = storage.groupedWrite { db in try db.execute(sql: "INSERT INTO items (name) VALUES ('fresh')") }
+        async let good: Void = storage.groupedWrite { db in
+            try db.execute(sql: "INSERT INTO items (name) VALUES ('fresh')")
+        }
         async let bad: Void = storage.groupedWrite { db in
             try db.execute(sql: "INSERT INTO items (name) VALUES ('half')")
             try db.execute(sql: "INSERT INTO items (name) VALUES ('taken')")  // UNIQUE violation
@@ -59,7 +61,8 @@ import Testing
         var failed = false
         do { try await bad } catch is DatabaseError { failed = true }
         #expect(failed)
-        let names = try await storage.read { db in try String.fetchAll(db, sql: "SELECT name FROM items ORDER BY name") }
+        let names = try await storage.read { db in try String.fetchAll(db, sql: "SELECT name FROM items ORDER BY name")
+        }
         #expect(names == ["fresh", "taken"])
         try storage.close()
     }
@@ -79,7 +82,8 @@ import Testing
             _ = try Storage(path: path, migrations: Self.migrations)
         } throws: { error in
             let text = "\(error)"
-            return text.contains(path) && (text.contains("integrity") || text.contains("unreadable") || text.contains("cannot open"))
+            return text.contains(path)
+                && (text.contains("integrity") || text.contains("unreadable") || text.contains("cannot open"))
         }
         #expect(try Data(contentsOf: URL(fileURLWithPath: path)) == bytes)
     }
@@ -97,9 +101,11 @@ import Testing
     @Test func migrationsRunOnceAcrossReopens() throws {
         let path = try temporaryPath()
         try Storage(path: path, migrations: Self.migrations).close()
-        let reopened = try Storage(path: path, migrations: Self.migrations + [
-            Storage.Migration("items-v2") { db in try db.execute(sql: "ALTER TABLE items ADD COLUMN note TEXT") }
-        ])
+        let reopened = try Storage(
+            path: path,
+            migrations: Self.migrations + [
+                Storage.Migration("items-v2") { db in try db.execute(sql: "ALTER TABLE items ADD COLUMN note TEXT") }
+            ])
         let columns = try reopened.pool.read { db in try db.columns(in: "items").map(\.name) }
         #expect(columns == ["id", "name", "note"])
         try reopened.close()
