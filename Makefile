@@ -52,11 +52,13 @@ test-units:
 	bash Tests/system/check-units.sh
 	bash Tests/system/check-units.sh --self-test
 
+# Tests run one at a time: integration tests block on sockets and processes, and on 2 cores
+# parallel blocking starves the cooperative pool that timing-sensitive tests need.
 # Every request and reply the Swift tests exchange with the daemons is recorded, then checked
 # against Schemas/: a traffic file with no lines fails the check.
 test-swift: build
 	rm -rf $(TRAFFIC_DIR) && mkdir -p $(TRAFFIC_DIR)
-	LEADLINE_TRAFFIC_DIR=$(TRAFFIC_DIR) LEADLINE_FIXTURES=$(SHARED)/fixtures $(SWIFT) test -c $(CONFIG) --skip-build
+	LEADLINE_TRAFFIC_DIR=$(TRAFFIC_DIR) LEADLINE_FIXTURES=$(SHARED)/fixtures $(SWIFT) test -c $(CONFIG) --skip-build --no-parallel
 	python3 Tests/schema/validate_traffic.py $(TRAFFIC_DIR)/*.jsonl
 
 test: deps lint test-schemas test-units test-swift

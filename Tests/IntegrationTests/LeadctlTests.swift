@@ -1,0 +1,78 @@
+import Foundation
+import LeadlineTestSupport
+import Testing
+
+/// leadctl as an operator runs it: real binary, real sockets, documented exit codes.
+@Suite struct LeadctlTests {
+    @Test func statusIsATableOrJSONAndExits3WhileADaemonIsDown() throws {
+        let stack = try TestStack()
+        try stack.start("vault")
+        try stack.start("audit")
+        let partial = try stack.leadctl(["status"])
+        #expect(partial.exitCode == 3)
+        #expect(partial.stdout.contains("leadline-vault   running"))
+        #expect(partial.stdout.contains("leadline-ingest  unreachable"))
+        #expect(partial.stdout.contains("systemctl status leadline-ingest.socket"))
+
+        try stack.start("ingest", webhook: true)
+        try stack.start("router")
+        let full = try stack.leadctl(["status", "--json"])
+        #expect(full.exitCode == 0, "\(full.stderr)")
+        let report = try #require(full.json as? [String: Any])
+        for service in ["vault", "ingest", "router", "audit"] {
+            #expect((report[service] as? [String: Any])?["state"] as? String == "running")
+        }
+        stack.removeFiles()
+    }
+
+    @Test func callPrintsTheResultAndMapsErrorsToExitCodes() throws {
+        let stack = try TestStack()
+        try stack.start("audit")
+        let ok = try stack.leadctl(["call", "audit", "service.setLogLevel", #"{"level":"debug"}"#])
+        #expect(ok.exitCode == 0)
+        #expect((ok.json as? [String: Any])?["level"] as? String == "debug")
+
+        let fromStdin = try stack.leadctl(["call", "audit", "service.setLogLevel", "-"], input: #"{"level":"info"}"#)
+        #expect((fromStdin.json as? [String: Any])?["previous"] as? String == "debug")
+
+        let refused = try stack.leadctl(["call", "audit", "service.setLogLevel", #"{"level":"loud"}"#])
+        #expect(refused.exitCode == 1)
+        #expect(refused.stderr.contains("invalid input: param 'level' must be one of"))
+
+        let usage = try stack.leadctl(["call", "mailer", "service.ping"])
+        #expect(usage.exitCode == 2)
+        #expect(usage.stderr.contains("unknown service 'mailer'"))
+
+        let notJSON = try stack.leadctl(["call", "audit", "service.ping", "{oops"])
+        #expect(notJSON.exitCode == 2)
+
+        let down = try stack.leadctl(["call", "router", "service.ping"])
+        #expect(down.exitCode == 3)
+        stack.removeFiles()
+    }
+
+    @Test func discoverListsTheDaemonsMethods() throws {
+        let stack = try TestStack()
+        try stack.start("vault")
+        let table = try stack.leadctl(["discover", "vault"])
+        #expect(table.exitCode == 0)
+        #expect(table.stdout.contains("vault.putSecret"))
+        #expect(table.stdout.contains("service.setLogLevel  level"))
+        stack.removeFiles()
+    }
+
+    @Test func helpAndManualPageDescribeEveryCommand() throws {
+        let stack = try TestStack()
+        let help = try stack.leadctl(["--help"])
+        #expect(help.exitCode == 0)
+        for command in [
+            "status", "secrets", "leads", "destinations", "routes", "deliveries", "audit", "privacy", "meta", "doctor",
+        ] {
+            #expect(help.stdout.contains(command), "--help lacks \(command)")
+        }
+        let manual = try stack.leadctl(["help-man"])
+        #expect(manual.stdout.hasPrefix(".TH LEADCTL 1"))
+        #expect(manual.stdout.contains("leadctl secrets put"))
+        stack.removeFiles()
+    }
+}
