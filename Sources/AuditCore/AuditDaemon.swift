@@ -1,13 +1,92 @@
+import Foundation
 import LeadlineRPC
 import LeadlineRuntime
 
-/// leadline-audit: its storage, methods and workers. Domain methods arrive with their own issue.
+/// leadline-audit: the tamper-evident log. Appends come from the other daemons' spools (and
+/// admins); the actor is whoever the kernel says is on the socket. It keeps no spool of its
+/// own and never forwards to itself.
 public enum AuditDaemon {
     public static func build(_ context: DaemonContext) async throws -> DaemonBody {
-        let storage = try context.openStorage(migrations: [])
-        let spool = context.auditSpool(storage: storage)
-        return DaemonBody(
-            table: RPCMethodTable(), storage: storage, services: [spool.forwarder()],
-            queueDepths: { ["auditSpool": await spool.depth()] })
+        let signer = try AuditSigner(rawPrivateKey: context.credentials.read("audit-signing-key", exactBytes: 32))
+        let storage = try context.openStorage(migrations: AuditSchema.migrations, withAuditSpool: false)
+        let clock = AuditClock.fromEnvironment()
+        let ledger = AuditLedger(
+            storage: storage, signer: signer, clock: clock,
+            checkpointEveryEvents: context.config.audit.checkpointEveryEvents, logger: context.logger)
+        var table = RPCMethodTable()
+        AuditMethods.register(into: &table, ledger: ledger)
+
+        let logger = context.logger
+        let checkpoints = BackgroundLoop(
+            name: "audit-checkpoint", interval: .seconds(Int64(context.config.audit.checkpointEverySeconds)), logger: logger
+        ) {
+            do {
+                try await ledger.checkpointIfBehind()
+            } catch {
+                logger.error("cannot sign a checkpoint", metadata: ["error": "\(type(of: error))"])
+            }
+            return false
+        }
+        let auditDays = context.config.retention.auditDays
+        let retention = BackgroundLoop(name: "audit-retention", interval: .seconds(3600), logger: logger) {
+            do {
+                let removed = try await ledger.prune(olderThanDays: auditDays, now: clock.now())
+                if removed > 0 { logger.notice("retention pruned audit events", metadata: ["removed": "\(removed)"]) }
+            } catch {
+                logger.error("retention pruning failed", metadata: ["error": "\(type(of: error))"])
+            }
+            return false
+        }
+        return DaemonBody(table: table, storage: storage, services: [checkpoints, retention])
+    }
+}
+
+/// Wires the audit.* methods to the ledger.
+enum AuditMethods {
+    static func register(into table: inout RPCMethodTable, ledger: AuditLedger) {
+        table.register(AppendEvents.self, .anyOf([.anyService, .admin])) { params, call in
+            try await storageErrors(ledger) { try await ledger.append(params.events, actor: call.caller.actor) }
+        }
+        table.register(QueryEvents.self, .admin) { params, _ in
+            let filter = AuditLedger.Filter(
+                since: params.since, until: params.until, action: params.action, subject: params.subject, actor: params.actor)
+            let page = try await storageErrors(ledger) {
+                try await ledger.page(filter, cursor: params.cursor, limit: params.limit ?? 100)
+            }
+            return QueryEvents.Result(
+                items: page.items,
+                nextCursor: page.more ? page.items.last.map { AuditLedger.encodeCursor(after: $0.seq) } : nil)
+        }
+        table.register(ExportEvents.self, .admin) { params, _ in
+            let page = try await storageErrors(ledger) {
+                try await ledger.page(AuditLedger.Filter(since: params.since), cursor: params.cursor, limit: params.limit ?? 1000)
+            }
+            var text = ""
+            for item in page.items {
+                text += String(decoding: try JSONCoding.encode(item), as: UTF8.self)
+                text += "\n"
+            }
+            return ExportEvents.Result(
+                format: "jsonl", lines: page.items.count, data: text,
+                nextCursor: page.more ? page.items.last.map { AuditLedger.encodeCursor(after: $0.seq) } : nil)
+        }
+        table.register(VerifyChain.self, .admin) { _, _ in
+            try await storageErrors(ledger) { try await ledger.verify() }
+        }
+        table.register(LatestCheckpoint.self, .admin) { _, _ in
+            try await storageErrors(ledger) { try await ledger.latestCheckpoint() }
+        }
+    }
+
+    /// Database errors become StorageFailure, reported by type only (their text may quote values).
+    static func storageErrors<T: Sendable>(_ ledger: AuditLedger, _ body: () async throws -> T) async throws -> T {
+        do {
+            return try await body()
+        } catch let error as RPCError {
+            throw error
+        } catch {
+            ledger.logger.error("audit storage failed", metadata: ["error": "\(type(of: error))"])
+            throw RPCError.storageFailure("the audit database could not be read or written; see the journal")
+        }
     }
 }

@@ -86,3 +86,16 @@ extension Data {
         range(of: Data(text.utf8)) != nil
     }
 }
+
+/// Connects once the activator listens: the socket file can appear a moment before listen().
+func connectWhenListening(_ path: String, timeout: Double = 10) throws -> RawSocket {
+    let deadline = Date().addingTimeInterval(timeout)
+    while true {
+        do {
+            return try RawSocket(path: path)
+        } catch {
+            if Date() > deadline { throw error }
+            usleep(20_000)
+        }
+    }
+}
