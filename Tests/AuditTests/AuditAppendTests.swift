@@ -151,7 +151,7 @@ import Testing
         let stack = try TestStack()
         try FileManager.default.removeItem(atPath: "\(stack.credentialsDir)/audit-signing-key")
         let process = try stack.start("audit")
-        let socket = try connectWhenListening(stack.socketPath("audit"))
+        let socket = try RawSocket(path: stack.socketPath("audit"))
         try? socket.send("{\"jsonrpc\":\"2.0\",\"method\":\"service.ping\",\"id\":1}\n")
         #expect(socket.isClosedByPeer())
         try process.waitForExit(timeout: 15)

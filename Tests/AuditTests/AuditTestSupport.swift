@@ -6,12 +6,12 @@ import Testing
 /// An audit daemon under socket activation with a recording client.
 struct AuditFixture {
     let stack: TestStack
-    let client: RecordingClient
+    /// Looked up on every use: TestStack.stop retires the old client (closing it asynchronously).
+    var client: RecordingClient { stack.client("audit") }
 
     init(extraConfig: String = "", environment: [String: String] = [:]) throws {
         stack = try TestStack(extraConfig: extraConfig, environment: environment)
         try stack.start("audit")
-        client = stack.client("audit")
     }
 
     /// Appends `count` events in batches of `batch`, each with a distinct subject.
@@ -74,18 +74,5 @@ func copyDatabase(_ source: String, to destination: String) throws {
     try files.copyItem(atPath: source, toPath: destination)
     if files.fileExists(atPath: source + "-wal") {
         try files.copyItem(atPath: source + "-wal", toPath: destination + "-wal")
-    }
-}
-
-/// Connects once the activator listens: the socket file can appear a moment before listen().
-func connectWhenListening(_ path: String, timeout: Double = 10) throws -> RawSocket {
-    let deadline = Date().addingTimeInterval(timeout)
-    while true {
-        do {
-            return try RawSocket(path: path)
-        } catch {
-            if Date() > deadline { throw error }
-            usleep(20_000)
-        }
     }
 }

@@ -110,8 +110,22 @@ public final class TestStack: @unchecked Sendable {
 
         let process = try ChildProcess(path: activator, arguments: arguments, environment: [:], logPath: logPath(service))
         lock.withLock { processes[service] = process }
-        try waitFor(timeout: 10) { FileManager.default.fileExists(atPath: self.socketPath(service)) }
+        try waitFor(timeout: 10) { TestStack.isListening(self.socketPath(service)) }
         return process
+    }
+
+    /// The activator binds the socket file, then listens: a connect in between is refused, so
+    /// the file existing is not enough. /proc/net/unix flags listening sockets with 00010000.
+    static func isListening(_ path: String) -> Bool {
+        guard FileManager.default.fileExists(atPath: path) else { return false }
+        // Read to EOF: /proc files report a size of 0.
+        guard let handle = FileHandle(forReadingAtPath: "/proc/net/unix") else { return true }
+        defer { try? handle.close() }
+        let table = String(decoding: handle.readDataToEndOfFile(), as: UTF8.self)
+        return table.split(separator: "\n").contains { line in
+            let fields = line.split(separator: " ", omittingEmptySubsequences: true)
+            return fields.count >= 8 && fields[7] == path && fields[3] == "00010000"
+        }
     }
 
     public func logPath(_ service: String) -> String { "\(root)/\(service).log" }

@@ -26,16 +26,33 @@ import Testing
             "vault.updateSecret", params: ["name": "hubspot/main", "value": .string(second), "expectedVersion": 1])
         #expect(updated == ["name": "hubspot/main", "version": 2])
         #expect(Canary.digest(try await vault.value(of: "hubspot/main")) == Canary.digest(second))
+        // updateSecret keeps readers, kind, expiresAt and metadata it is not sent...
+        let kept = try await vault.client.call("vault.getSecret", params: ["name": "hubspot/main"])
+        #expect(kept["kind"] == "hubspot-token")
+        #expect(kept["expiresAt"] == "2030-01-01T00:00:00Z")
+        #expect(kept["metadata"] == ["hasRefreshToken": "false"])
+        // ...and replaces the ones it is sent.
+        let refreshed = try await vault.client.call(
+            "vault.updateSecret",
+            params: [
+                "name": "hubspot/main", "value": .string(second), "expectedVersion": 2,
+                "expiresAt": "2031-01-01T00:00:00Z", "metadata": ["hasRefreshToken": "true"],
+            ])
+        #expect(refreshed["version"] == 3)
+        let replaced = try await vault.client.call("vault.getSecret", params: ["name": "hubspot/main"])
+        #expect(replaced["expiresAt"] == "2031-01-01T00:00:00Z")
+        #expect(replaced["metadata"] == ["hasRefreshToken": "true"])
+        #expect(replaced["readers"] == ["ingest", "router"])
 
         // putSecret on an existing name replaces it unconditionally and bumps the version.
         let third = Canary.value()
-        #expect(try await vault.put("hubspot/main", third, readers: ["router"])["version"] == 3)
+        #expect(try await vault.put("hubspot/main", third, readers: ["router"])["version"] == 4)
 
         let list = try await vault.client.call("vault.listSecrets")
         let items = try #require(list["items"]?.arrayValue)
         #expect(items.count == 1)
         #expect(items.first?["value"] == nil)
-        #expect(items.first?["version"] == 3)
+        #expect(items.first?["version"] == 4)
         #expect(items.first?["readers"] == ["router"])
         #expect(items.first?["kind"] == "generic")  // absent optional fields are cleared by put
         #expect(items.first?["expiresAt"] == nil)

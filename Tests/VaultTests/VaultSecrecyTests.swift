@@ -120,7 +120,7 @@ import Testing
     /// and returns its exit code.
     private func startExpectingRefusal(_ stack: TestStack) throws -> Int32? {
         let process = try stack.start("vault")
-        let socket = try connectWhenListening(stack.socketPath("vault"))
+        let socket = try RawSocket(path: stack.socketPath("vault"))
         try? socket.send("{\"jsonrpc\":\"2.0\",\"method\":\"service.ping\",\"id\":1}\n")
         #expect(socket.isClosedByPeer())
         try process.waitForExit(timeout: 15)

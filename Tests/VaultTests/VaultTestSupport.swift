@@ -20,12 +20,12 @@ enum Canary {
 /// A vault under socket activation with a recording client.
 struct VaultFixture {
     let stack: TestStack
-    let client: RecordingClient
+    /// Looked up on every use: TestStack.stop retires the old client (closing it asynchronously).
+    var client: RecordingClient { stack.client("vault") }
 
     init(extraConfig: String = "") throws {
         stack = try TestStack(extraConfig: extraConfig)
         try stack.start("vault")
-        client = stack.client("vault")
     }
 
     @discardableResult
@@ -84,18 +84,5 @@ func snapshot(_ directory: String) -> [String: Data] {
 extension Data {
     func contains(_ text: String) -> Bool {
         range(of: Data(text.utf8)) != nil
-    }
-}
-
-/// Connects once the activator listens: the socket file can appear a moment before listen().
-func connectWhenListening(_ path: String, timeout: Double = 10) throws -> RawSocket {
-    let deadline = Date().addingTimeInterval(timeout)
-    while true {
-        do {
-            return try RawSocket(path: path)
-        } catch {
-            if Date() > deadline { throw error }
-            usleep(20_000)
-        }
     }
 }
