@@ -18,7 +18,8 @@ public enum AuditDaemon {
 
         let logger = context.logger
         let checkpoints = BackgroundLoop(
-            name: "audit-checkpoint", interval: .seconds(Int64(context.config.audit.checkpointEverySeconds)), logger: logger
+            name: "audit-checkpoint", interval: .seconds(Int64(context.config.audit.checkpointEverySeconds)),
+            logger: logger
         ) {
             do {
                 try await ledger.checkpointIfBehind()

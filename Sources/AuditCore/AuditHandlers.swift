@@ -10,7 +10,8 @@ enum AuditHandlers {
         }
         table.register(QueryEvents.self, .admin) { params, _ in
             let filter = AuditLedger.Filter(
-                since: params.since, until: params.until, action: params.action, subject: params.subject, actor: params.actor)
+                since: params.since, until: params.until, action: params.action, subject: params.subject,
+                actor: params.actor)
             let page = try await storageErrors(ledger) {
                 try await ledger.page(filter, cursor: params.cursor, limit: params.limit ?? 100)
             }
@@ -20,7 +21,8 @@ enum AuditHandlers {
         }
         table.register(ExportEvents.self, .admin) { params, _ in
             let page = try await storageErrors(ledger) {
-                try await ledger.page(AuditLedger.Filter(since: params.since), cursor: params.cursor, limit: params.limit ?? 1000)
+                try await ledger.page(
+                    AuditLedger.Filter(since: params.since), cursor: params.cursor, limit: params.limit ?? 1000)
             }
             var text = ""
             for item in page.items {

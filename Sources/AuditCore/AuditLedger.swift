@@ -85,7 +85,8 @@ public final class AuditLedger: Sendable {
 
     /// Appends inside the caller's transaction and re-signs the head; checkpoints when due.
     static func chain(
-        _ events: [PreparedEvent], actor: String, signer: AuditSigner, checkpointEvery: Int, now: String, in db: Database
+        _ events: [PreparedEvent], actor: String, signer: AuditSigner, checkpointEvery: Int, now: String,
+        in db: Database
     ) throws -> (Int64, Int64) {
         var (seq, previous) = try head(in: db)
         let first = seq + 1
@@ -109,7 +110,9 @@ public final class AuditLedger: Sendable {
         }
         try db.execute(
             sql: "INSERT OR REPLACE INTO chain_head (id, seq, hash, signature) VALUES (1, ?, ?, ?)",
-            arguments: [seq, previous, try signer.sign(CanonicalEncoding.markerBytes("head", seq: seq, hash: previous))])
+            arguments: [
+                seq, previous, try signer.sign(CanonicalEncoding.markerBytes("head", seq: seq, hash: previous)),
+            ])
         let lastCheckpoint = try Int64.fetchOne(db, sql: "SELECT max(seq) FROM checkpoints") ?? anchorSeq(in: db)
         if seq - lastCheckpoint >= Int64(checkpointEvery) {
             try checkpoint(seq: seq, hash: previous, time: now, signer: signer, in: db)
@@ -159,10 +162,12 @@ public final class AuditLedger: Sendable {
         try await checkpointIfBehind()
         let publicKey = signer.publicKeyHex
         let latest = try await storage.read { db in
-            try Row.fetchOne(db, sql: "SELECT seq, time, hash, signature FROM checkpoints ORDER BY seq DESC LIMIT 1").map {
-                LatestCheckpoint.Result(
-                    seq: $0["seq"], time: $0["time"], hash: $0["hash"], signature: $0["signature"], publicKey: publicKey)
-            }
+            try Row.fetchOne(db, sql: "SELECT seq, time, hash, signature FROM checkpoints ORDER BY seq DESC LIMIT 1")
+                .map {
+                    LatestCheckpoint.Result(
+                        seq: $0["seq"], time: $0["time"], hash: $0["hash"], signature: $0["signature"],
+                        publicKey: publicKey)
+                }
         }
         guard let latest else { throw RPCError.notFound("the audit log is empty: no checkpoint yet") }
         return latest
@@ -196,7 +201,9 @@ public final class AuditLedger: Sendable {
         let nowText = AuditTime.format(now)
         return try await storage.groupedWrite { db in
             let through: Int64?
-            if let firstKept = try Int64.fetchOne(db, sql: "SELECT min(seq) FROM events WHERE time >= ?", arguments: [cutoff]) {
+            if let firstKept = try Int64.fetchOne(
+                db, sql: "SELECT min(seq) FROM events WHERE time >= ?", arguments: [cutoff])
+            {
                 through = firstKept - 1
             } else {
                 through = try Int64.fetchOne(db, sql: "SELECT max(seq) FROM events")
@@ -210,7 +217,8 @@ public final class AuditLedger: Sendable {
             try db.execute(
                 sql: "INSERT OR REPLACE INTO anchor (id, seq, hash, time, signature) VALUES (1, ?, ?, ?, ?)",
                 arguments: [
-                    through, hash, nowText, try signer.sign(CanonicalEncoding.markerBytes("anchor", seq: through, hash: hash)),
+                    through, hash, nowText,
+                    try signer.sign(CanonicalEncoding.markerBytes("anchor", seq: through, hash: hash)),
                 ])
             let record = PreparedEvent(
                 time: nowText, action: "audit.retentionPruned", subject: "", outcome: "ok",
@@ -271,14 +279,16 @@ public final class AuditLedger: Sendable {
         let bound = StatementArguments(arguments)
         return try await storage.read { db in
             if cursor != nil, after < (try Self.anchorSeq(in: db)) {
-                throw RPCError.expired("the events after this cursor were pruned by retention; start again without a cursor")
+                throw RPCError.expired(
+                    "the events after this cursor were pruned by retention; start again without a cursor")
             }
             let rows = try Row.fetchAll(db, sql: sql, arguments: bound)
             let items = try rows.prefix(limit).map { row in
                 let details: String = row["details"]
                 return StoredAuditEvent(
                     seq: row["seq"], time: row["time"], actor: row["actor"], action: row["action"],
-                    subject: row["subject"], outcome: row["outcome"], details: try JSONCoding.parse(Array(details.utf8)),
+                    subject: row["subject"], outcome: row["outcome"],
+                    details: try JSONCoding.parse(Array(details.utf8)),
                     hash: row["hash"], prevHash: row["prevHash"])
             }
             return (items, rows.count > limit)

@@ -11,7 +11,9 @@ public struct IncomingAuditEvent: Codable, Sendable, Hashable {
     public var outcome: String
     public var details: [String: JSONValue]?
 
-    public init(time: String? = nil, action: String, subject: String, outcome: String, details: [String: JSONValue]? = nil) {
+    public init(
+        time: String? = nil, action: String, subject: String, outcome: String, details: [String: JSONValue]? = nil
+    ) {
         self.time = time
         self.action = action
         self.subject = subject

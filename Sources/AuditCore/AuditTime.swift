@@ -12,8 +12,12 @@ public struct AuditClock: Sendable {
 
     /// Tests shift the daemon's clock with LEADLINE_TEST_NOW (RFC 3339): time then runs on from
     /// that instant, so retention can be exercised without waiting years. Unset in production.
-    public static func fromEnvironment(_ environment: [String: String] = ProcessInfo.processInfo.environment) -> AuditClock {
-        guard let text = environment["LEADLINE_TEST_NOW"], let start = AuditTime.parse(text) else { return AuditClock() }
+    public static func fromEnvironment(_ environment: [String: String] = ProcessInfo.processInfo.environment)
+        -> AuditClock
+    {
+        guard let text = environment["LEADLINE_TEST_NOW"], let start = AuditTime.parse(text) else {
+            return AuditClock()
+        }
         return AuditClock(offset: start.timeIntervalSinceNow)
     }
 

@@ -32,7 +32,9 @@ public enum ChainVerifier {
         if let anchor = try Row.fetchOne(db, sql: "SELECT seq, hash, signature FROM anchor WHERE id = 1") {
             let seq: Int64 = anchor["seq"]
             let hash: String = anchor["hash"]
-            if !verifier.isValid(anchor["signature"], for: CanonicalEncoding.markerBytes("anchor", seq: seq, hash: hash)) {
+            if !verifier.isValid(
+                anchor["signature"], for: CanonicalEncoding.markerBytes("anchor", seq: seq, hash: hash))
+            {
                 problem(seq + 1, "the retention anchor's signature is invalid")
             }
             expectedSeq = seq + 1
@@ -59,12 +61,15 @@ public enum ChainVerifier {
         var lastSeq: Int64 = anchorSeq
         var chainBroken = false
         let cursor = try Row.fetchCursor(
-            db, sql: "SELECT seq, time, actor, action, subject, outcome, details, prevHash, hash FROM events ORDER BY seq")
+            db,
+            sql: "SELECT seq, time, actor, action, subject, outcome, details, prevHash, hash FROM events ORDER BY seq")
         while let row = try cursor.next() {
             let seq: Int64 = row[0]
             events += 1
             if seq != expectedSeq {
-                problem(min(seq, expectedSeq), "expected seq \(expectedSeq), found \(seq) (an event was removed or inserted)")
+                problem(
+                    min(seq, expectedSeq),
+                    "expected seq \(expectedSeq), found \(seq) (an event was removed or inserted)")
                 chainBroken = true
                 break
             }
@@ -76,7 +81,8 @@ public enum ChainVerifier {
                 break
             }
             let canonical = CanonicalEncoding.eventBytes(
-                seq: seq, time: row[1], actor: row[2], action: row[3], subject: row[4], outcome: row[5], details: row[6],
+                seq: seq, time: row[1], actor: row[2], action: row[3], subject: row[4], outcome: row[5],
+                details: row[6],
                 prevHash: prevHash)
             guard CanonicalEncoding.chainHash(prevHash: prevHash, canonical: canonical) == hash else {
                 problem(seq, "event \(seq) was altered (its hash does not match its content)")
@@ -98,7 +104,9 @@ public enum ChainVerifier {
             if let head = try Row.fetchOne(db, sql: "SELECT seq, hash, signature FROM chain_head WHERE id = 1") {
                 let seq: Int64 = head["seq"]
                 let hash: String = head["hash"]
-                if !verifier.isValid(head["signature"], for: CanonicalEncoding.markerBytes("head", seq: seq, hash: hash)) {
+                if !verifier.isValid(
+                    head["signature"], for: CanonicalEncoding.markerBytes("head", seq: seq, hash: hash))
+                {
                     problem(min(seq, lastSeq + 1), "the chain head's signature is invalid")
                 } else if seq != lastSeq {
                     problem(min(seq, lastSeq) + 1, "the signed head is at seq \(seq) but the chain ends at \(lastSeq)")
@@ -114,6 +122,7 @@ public enum ChainVerifier {
             return ChainVerification(ok: true, events: events, checkpoints: checkpoints, firstBadSeq: nil, detail: nil)
         }
         return ChainVerification(
-            ok: false, events: events, checkpoints: checkpoints, firstBadSeq: first.seq, detail: String(first.detail.prefix(2000)))
+            ok: false, events: events, checkpoints: checkpoints, firstBadSeq: first.seq,
+            detail: String(first.detail.prefix(2000)))
     }
 }

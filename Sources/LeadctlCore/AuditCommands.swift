@@ -56,11 +56,13 @@ struct AuditCommand: AsyncParsableCommand {
             let recent = Array(all.suffix(lines))
             global.json ? recent.forEach(Output.printJSONLine) : AuditCommand.printEvents(recent)
             guard follow else { return }
+            // Audit cursors are "seq:<n>" (after event n): poll from the last one seen.
             var lastSeq = all.last?["seq"]?.intValue ?? 0
             while true {
                 try await Task.sleep(for: .seconds(1))
-                let page = try await connection.call("audit", "audit.query", ["limit": 1000])
-                let fresh = (page["items"]?.arrayValue ?? []).filter { ($0["seq"]?.intValue ?? 0) > lastSeq }
+                let page = try await connection.call(
+                    "audit", "audit.query", ["limit": 1000, "cursor": .string("seq:\(lastSeq)")])
+                let fresh = page["items"]?.arrayValue ?? []
                 if let last = fresh.last?["seq"]?.intValue { lastSeq = last }
                 global.json ? fresh.forEach(Output.printJSONLine) : AuditCommand.printEvents(fresh)
             }

@@ -72,7 +72,8 @@ final class KeyRotation: Sendable {
         let retired = try await storage.groupedWrite { db -> [Int] in
             let retired = try Int.fetchAll(
                 db,
-                sql: "SELECT version FROM keyring WHERE version < ? AND version NOT IN (SELECT keyVersion FROM secrets)",
+                sql:
+                    "SELECT version FROM keyring WHERE version < ? AND version NOT IN (SELECT keyVersion FROM secrets)",
                 arguments: [newVersion])
             try db.execute(
                 sql: "DELETE FROM keyring WHERE version < ? AND version NOT IN (SELECT keyVersion FROM secrets)",
@@ -90,7 +91,8 @@ final class KeyRotation: Sendable {
         }
         for version in retired { keyring.forget(version: version) }
         logger.notice(
-            "key rotated", metadata: ["keyVersion": "\(newVersion)", "reencrypted": "\(reencrypted)", "trigger": "\(trigger)"])
+            "key rotated",
+            metadata: ["keyVersion": "\(newVersion)", "reencrypted": "\(reencrypted)", "trigger": "\(trigger)"])
         return RotateKey.Result(keyVersion: newVersion, reencrypted: reencrypted)
     }
 

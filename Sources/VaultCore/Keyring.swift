@@ -104,8 +104,10 @@ enum MasterKeyCheck {
     static func verify(databasePath: String, keyring: Keyring) throws {
         let files = FileManager.default
         guard files.fileExists(atPath: databasePath) else { return }
-        let scratch = NSTemporaryDirectory() + "leadline-vault-keycheck-\(getpid())-\(UInt64.random(in: 0...UInt64.max))"
-        try files.createDirectory(atPath: scratch, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        let scratch =
+            NSTemporaryDirectory() + "leadline-vault-keycheck-\(getpid())-\(UInt64.random(in: 0...UInt64.max))"
+        try files.createDirectory(
+            atPath: scratch, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         defer { try? files.removeItem(atPath: scratch) }
         let copy = "\(scratch)/vault.sqlite"
         try files.copyItem(atPath: databasePath, toPath: copy)

@@ -31,7 +31,8 @@ struct StoredSecret: Sendable {
     }
 
     static func fetch(_ name: String, in db: Database) throws -> StoredSecret? {
-        try Row.fetchOne(db, sql: "SELECT * FROM secrets WHERE name = ?", arguments: [name]).map(StoredSecret.init(row:))
+        try Row.fetchOne(db, sql: "SELECT * FROM secrets WHERE name = ?", arguments: [name]).map(
+            StoredSecret.init(row:))
     }
 
     static func encode(readers: [String]) -> String {

@@ -18,7 +18,8 @@ public enum VaultDaemon {
         let service = VaultService(
             storage: storage, spool: spool, keyring: keyring,
             policy: KeyRotation.Policy(
-                afterEncryptions: context.config.vault.rotateAfterEncryptions, afterDays: context.config.vault.rotateAfterDays),
+                afterEncryptions: context.config.vault.rotateAfterEncryptions,
+                afterDays: context.config.vault.rotateAfterDays),
             logger: context.logger)
         var table = RPCMethodTable()
         service.register(into: &table)

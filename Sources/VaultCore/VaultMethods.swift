@@ -65,7 +65,8 @@ public enum UpdateSecret: RPCMethod {
         public var expiresAt: String?
         public var metadata: [String: String]?
         public init(
-            name: String, value: String, expectedVersion: Int, expiresAt: String? = nil, metadata: [String: String]? = nil
+            name: String, value: String, expectedVersion: Int, expiresAt: String? = nil,
+            metadata: [String: String]? = nil
         ) {
             self.name = name
             self.value = value

@@ -62,7 +62,8 @@ final class VaultService: Sendable {
                 ])
             try Self.countEncryption(keyVersion: keyVersion, in: db)
             try spool.record(
-                [Self.event(PutSecret.name, params.name, "ok", caller: caller, ["version": .int(Int64(version))])], in: db)
+                [Self.event(PutSecret.name, params.name, "ok", caller: caller, ["version": .int(Int64(version))])],
+                in: db)
             return SecretVersion(name: params.name, version: version)
         }
         rotation.wakeup.signal()
@@ -72,7 +73,8 @@ final class VaultService: Sendable {
     func get(_ params: GetSecret.Params, by caller: Caller) async throws -> GetSecret.Result {
         guard !caller.services.isEmpty else {
             // Same answer whether or not the secret exists: non-services learn nothing.
-            try await refuse(caller, action: GetSecret.name, subject: params.name, "readable only by the services it names")
+            try await refuse(
+                caller, action: GetSecret.name, subject: params.name, "readable only by the services it names")
         }
         // Two attempts: a rotation finishing between the read and the decryption retires the
         // key the first read saw; the second read sees the re-encrypted row.
@@ -82,7 +84,8 @@ final class VaultService: Sendable {
                 throw RPCError.notFound("no secret named '\(params.name)'")
             }
             guard !Set(secret.readers).isDisjoint(with: caller.services) else {
-                try await refuse(caller, action: GetSecret.name, subject: params.name, "readable only by the services it names")
+                try await refuse(
+                    caller, action: GetSecret.name, subject: params.name, "readable only by the services it names")
             }
             guard let key = keyring.key(version: secret.keyVersion) else {
                 if attempt == 1 { continue }
@@ -117,7 +120,8 @@ final class VaultService: Sendable {
 
     func update(_ params: UpdateSecret.Params, by caller: Caller) async throws -> SecretVersion {
         guard caller.isAdmin || !caller.services.isEmpty else {
-            try await refuse(caller, action: UpdateSecret.name, subject: params.name, "reserved to an admin or the secret's readers")
+            try await refuse(
+                caller, action: UpdateSecret.name, subject: params.name, "reserved to an admin or the secret's readers")
         }
         let now = AuditEvent.timestamp(Date())
         // Every outcome is decided and audited inside one transaction, so the compare-and-swap
@@ -133,7 +137,9 @@ final class VaultService: Sendable {
                 } else {
                     let version = existing.version + 1
                     let keyVersion = try Keyring.currentVersion(in: db)
-                    guard let key = keyring.key(version: keyVersion) else { throw RuntimeError("key \(keyVersion) not loaded") }
+                    guard let key = keyring.key(version: keyVersion) else {
+                        throw RuntimeError("key \(keyVersion) not loaded")
+                    }
                     let sealed = try SecretCipher.seal(
                         params.value, key: key, name: params.name, version: version, keyVersion: keyVersion)
                     try db.execute(
@@ -144,7 +150,8 @@ final class VaultService: Sendable {
                             """,
                         arguments: [
                             version, sealed, keyVersion, now, params.expiresAt ?? existing.expiresAt,
-                            params.metadata.map { StoredSecret.encode(metadata: $0) } ?? StoredSecret.encode(metadata: existing.metadata),
+                            params.metadata.map { StoredSecret.encode(metadata: $0) }
+                                ?? StoredSecret.encode(metadata: existing.metadata),
                             params.name,
                         ])
                     try Self.countEncryption(keyVersion: keyVersion, in: db)
@@ -171,7 +178,8 @@ final class VaultService: Sendable {
         case .notFound:
             throw RPCError.notFound("no secret named '\(params.name)'")
         case .denied:
-            throw RPCError.permissionDenied("'\(UpdateSecret.name)' of '\(params.name)' is reserved to an admin or the secret's readers")
+            throw RPCError.permissionDenied(
+                "'\(UpdateSecret.name)' of '\(params.name)' is reserved to an admin or the secret's readers")
         case .conflict(let current):
             throw RPCError.conflict(
                 "'\(params.name)' is at version \(current), not \(params.expectedVersion); re-read it and retry")
@@ -198,7 +206,8 @@ final class VaultService: Sendable {
         let deleted = try await writing { [spool] db -> Bool in
             try db.execute(sql: "DELETE FROM secrets WHERE name = ?", arguments: [params.name])
             let deleted = db.changesCount > 0
-            try spool.record([Self.event(DeleteSecret.name, params.name, deleted ? "ok" : "not-found", caller: caller)], in: db)
+            try spool.record(
+                [Self.event(DeleteSecret.name, params.name, deleted ? "ok" : "not-found", caller: caller)], in: db)
             return deleted
         }
         guard deleted else { throw RPCError.notFound("no secret named '\(params.name)'") }
@@ -256,7 +265,8 @@ final class VaultService: Sendable {
     }
 
     static func countEncryption(keyVersion: Int, in db: Database) throws {
-        try db.execute(sql: "UPDATE keyring SET encryptions = encryptions + 1 WHERE version = ?", arguments: [keyVersion])
+        try db.execute(
+            sql: "UPDATE keyring SET encryptions = encryptions + 1 WHERE version = ?", arguments: [keyVersion])
     }
 
     func requireAdmin(_ caller: Caller, action: String, subject: String) async throws {

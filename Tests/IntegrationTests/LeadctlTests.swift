@@ -76,3 +76,55 @@ import Testing
         stack.removeFiles()
     }
 }
+
+/// leadctl against the real vault and audit daemons.
+@Suite struct LeadctlVaultAuditTests {
+    @Test func secretsRoundTripThroughLeadctlAndLandInTheAuditLog() async throws {
+        let stack = try TestStack()
+        try stack.start("vault")
+        try stack.start("audit")
+        let value = "tok-" + UUID().uuidString
+        let put = try stack.leadctl(
+            ["secrets", "put", "hubspot/main", "--reader", "router", "--kind", "hubspot-token"], input: value + "\n")
+        #expect(put.exitCode == 0, "\(put.stderr)")
+        #expect(put.stdout.contains("stored hubspot/main version 1"))
+        #expect(!put.stdout.contains(value) && !put.stderr.contains(value))
+
+        let list = try stack.leadctl(["secrets", "list"])
+        #expect(list.stdout.contains("hubspot/main"))
+        #expect(list.stdout.contains("hubspot-token"))
+        #expect(!list.stdout.contains(value))
+
+        let listed = try stack.leadctl(["secrets", "list", "--json"])
+        #expect(((listed.json as? [String: Any])?["items"] as? [Any])?.count == 1)
+
+        // In a test stack one user holds every role, so it is also the secret's reader.
+        let get = try stack.leadctl(["secrets", "get", "hubspot/main"])
+        #expect(get.stdout == value + "\n")
+
+        let noReader = try stack.leadctl(["secrets", "put", "x"], input: "v\n")
+        #expect(noReader.exitCode == 2)
+
+        let rotated = try stack.leadctl(["secrets", "rotate-key", "--json"])
+        #expect((rotated.json as? [String: Any])?["keyVersion"] as? Int == 2)
+
+        let removed = try stack.leadctl(["secrets", "rm", "hubspot/main"])
+        #expect(removed.exitCode == 0)
+        let missing = try stack.leadctl(["secrets", "get", "hubspot/main"])
+        #expect(missing.exitCode == 1)
+        #expect(missing.stderr.contains("NotFound"))
+
+        // The vault's spool forwards its events to the audit daemon.
+        try await eventually(timeout: 20) {
+            let query = try stack.leadctl(["audit", "query", "--subject", "hubspot/main", "--json"])
+            return ((query.json as? [String: Any])?["items"] as? [Any])?.count ?? 0 >= 3
+        }
+        let verify = try stack.leadctl(["audit", "verify"])
+        #expect(verify.exitCode == 0)
+        #expect(verify.stdout.hasPrefix("ok: "))
+        let export = try stack.leadctl(["audit", "export"])
+        #expect(export.stdout.split(separator: "\n").count >= 3)
+        #expect(!export.stdout.contains(value))
+        stack.removeFiles()
+    }
+}
