@@ -9,7 +9,7 @@
 # to the container's /run/leadline), NSP_PID (the nspawn process), NSP_INIT (the
 # container's PID 1 as seen from the host). NSP_NAME is the machine name.
 
-NSP_NAME=${NSP_NAME:-leadline-test}
+NSP_NAME=${NSP_NAME:-leadline-test-$$}
 NSP_CGROUP_NAME=${NSP_CGROUP_NAME:-leadline-nspawn-$$}
 NSP_ROOT=""
 NSP_RUN=""
