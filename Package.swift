@@ -1,5 +1,6 @@
 // swift-tools-version:6.1
 // Leadline: four systemd-activated daemons and an admin CLI, sharing one runtime.
+import Foundation
 import PackageDescription
 
 let nio: [Target.Dependency] = [
@@ -110,3 +111,25 @@ let package = Package(
     ],
     swiftLanguageModes: [.v6]
 )
+
+// `make fuzz` (LEADLINE_FUZZ=1, its own scratch path): a libFuzzer binary, and coverage plus
+// AddressSanitizer on the modules that parse untrusted input. Never part of a normal build.
+if ProcessInfo.processInfo.environment["LEADLINE_FUZZ"] == "1" {
+    let sanitize: [SwiftSetting] = [.unsafeFlags(["-sanitize=fuzzer,address"])]
+    for target in package.targets where ["LeadlineRPC", "LeadlineConfig", "LeadlineRuntime"].contains(target.name) {
+        target.swiftSettings = (target.swiftSettings ?? []) + sanitize
+    }
+    package.targets.append(
+        .executableTarget(
+            name: "leadline-fuzz",
+            dependencies: ["LeadlineRPC", "LeadlineConfig", "LeadlineRuntime", .product(name: "NIOEmbedded", package: "swift-nio")],
+            swiftSettings: [.unsafeFlags(["-sanitize=fuzzer,address", "-parse-as-library"])],
+            // SwiftPM supplies its own main, which hands over to libFuzzer's driver: link the
+            // fuzzer runtime without its main.
+            linkerSettings: [
+                .unsafeFlags([
+                    "-sanitize=address", "-Xlinker", "/opt/swift/usr/lib/swift/clang/lib/linux/libclang_rt.fuzzer_no_main-x86_64.a",
+                    "-lstdc++",
+                ])
+            ]))
+}
