@@ -60,7 +60,7 @@ let package = Package(
         .target(name: "AuditCore", dependencies: ["LeadlineRuntime", crypto]),
         .target(name: "IngestCore",
                 dependencies: ["LeadlineRuntime", "LeadlineHTTP", crypto, .product(name: "NIOHTTP1", package: "swift-nio")]),
-        .target(name: "RouterCore", dependencies: ["LeadlineRuntime", "LeadlineHTTP", crypto]),
+        .target(name: "RouterCore", dependencies: ["LeadlineRuntime", "LeadlineHTTP", "LeadlineStorage", grdb, crypto, lifecycle, logging] + nio),
         .executableTarget(name: "leadline-vault", dependencies: ["VaultCore"]),
         .executableTarget(name: "leadline-audit", dependencies: ["AuditCore"]),
         .executableTarget(name: "leadline-ingest", dependencies: ["IngestCore"]),
@@ -88,7 +88,7 @@ let package = Package(
         .testTarget(name: "VaultTests", dependencies: ["VaultCore", "LeadlineTestSupport"]),
         .testTarget(name: "AuditTests", dependencies: ["AuditCore", "LeadlineTestSupport"]),
         .testTarget(name: "IngestTests", dependencies: ["IngestCore", "LeadlineTestDoubles", "LeadlineTestSupport"]),
-        .testTarget(name: "RouterTests", dependencies: ["RouterCore", "LeadlineTestDoubles", "LeadlineTestSupport"]),
+        .testTarget(name: "RouterTests", dependencies: ["RouterCore", "LeadlineTestDoubles", "LeadlineTestSupport", "LeadlineSystemd", grdb, logging] + nio),
     ],
     swiftLanguageModes: [.v6]
 )
