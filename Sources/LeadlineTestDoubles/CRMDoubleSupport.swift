@@ -97,7 +97,8 @@ enum VendorFixture {
     }
 
     static func headers(_ path: String) -> [(String, String)] {
-        guard let json = (try? Fixtures.json(path)) as? [String: Any], let headers = json["headers"] as? [String: String]
+        guard let json = (try? Fixtures.json(path)) as? [String: Any],
+            let headers = json["headers"] as? [String: String]
         else { return [] }
         return headers.sorted { $0.key < $1.key }
     }

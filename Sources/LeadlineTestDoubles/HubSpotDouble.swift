@@ -21,8 +21,10 @@ public final class HubSpotDouble: Sendable {
     public var records: [String: Contact] { contacts.withLockedValue { $0 } }
 
     /// - rateLimitHeaders: replace fixture headers of the 429 (e.g. a shorter interval for tests).
-    public init(port: Int = 0, accessToken: String = "hubspot-test-token", refreshToken: String = "na1-refresh-0000",
-                rateLimitHeaders: [String: String] = [:]) async throws {
+    public init(
+        port: Int = 0, accessToken: String = "hubspot-test-token", refreshToken: String = "na1-refresh-0000",
+        rateLimitHeaders: [String: String] = [:]
+    ) async throws {
         let tokens = TokenBook(accessToken: accessToken, refreshToken: refreshToken, prefix: "CJSP-access-")
         self.tokens = tokens
         let box = NIOLockedValueBox<HubSpotDouble?>(nil)
@@ -39,29 +41,36 @@ public final class HubSpotDouble: Sendable {
         if request.method == "POST" && request.path == "/oauth/v1/token" {
             let form = VendorFixture.form(request.body)
             guard form["grant_type"] == "refresh_token", let token = tokens.refresh(with: form["refresh_token"]) else {
-                return .json(400, object: ["status": "BAD_REFRESH_TOKEN", "message": "missing or unknown refresh token"])
+                return .json(
+                    400, object: ["status": "BAD_REFRESH_TOKEN", "message": "missing or unknown refresh token"])
             }
             var body = VendorFixture.body("hubspot/oauth-refresh-200.json") as? [String: Any] ?? [:]
             body["access_token"] = token
             body["refresh_token"] = form["refresh_token"]
             return .json(200, object: body)
         }
-        guard tokens.isValid(TokenBook.bearer(request)) else { return VendorFixture.response(401, "hubspot/401-expired.json") }
+        guard tokens.isValid(TokenBook.bearer(request)) else {
+            return VendorFixture.response(401, "hubspot/401-expired.json")
+        }
         let fault = faults.next()
         switch fault {
         case .validation?: return VendorFixture.response(400, "hubspot/400-invalid-property.json")
         case .rateLimited?:
             var headers = Dictionary(VendorFixture.headers("hubspot/429-rate-limit.json"), uniquingKeysWith: { $1 })
             headers.merge(rateLimitHeaders) { $1 }
-            return .json(429, object: VendorFixture.body("hubspot/429-rate-limit.json"), headers: headers.sorted { $0.key < $1.key })
+            return .json(
+                429, object: VendorFixture.body("hubspot/429-rate-limit.json"),
+                headers: headers.sorted { $0.key < $1.key })
         case .serverError(let status)?:
-            return .json(status, object: ["status": "error", "message": "internal error", "category": "INTERNAL_ERROR"])
+            return .json(
+                status, object: ["status": "error", "message": "internal error", "category": "INTERNAL_ERROR"])
         default: break
         }
         switch (request.method, request.path) {
         case ("POST", "/crm/v3/objects/contacts/batch/upsert"):
             guard let body = request.json as? [String: Any], let inputs = body["inputs"] as? [[String: Any]] else {
-                return .json(400, object: ["status": "error", "message": "Invalid input JSON", "category": "VALIDATION_ERROR"])
+                return .json(
+                    400, object: ["status": "error", "message": "Invalid input JSON", "category": "VALIDATION_ERROR"])
             }
             if case .conflict? = fault, let email = inputs.first?["id"] as? String {
                 let id = upsert(email: email, properties: [:], countWrite: false).contact.id
@@ -70,7 +79,11 @@ public final class HubSpotDouble: Sendable {
             var results: [[String: Any]] = []
             for input in inputs {
                 guard input["idProperty"] as? String == "email", let email = input["id"] as? String else {
-                    return .json(400, object: ["status": "error", "message": "idProperty must be email", "category": "VALIDATION_ERROR"])
+                    return .json(
+                        400,
+                        object: [
+                            "status": "error", "message": "idProperty must be email", "category": "VALIDATION_ERROR",
+                        ])
                 }
                 let properties = (input["properties"] as? [String: Any] ?? [:]).compactMapValues { $0 as? String }
                 let (contact, created) = upsert(email: email, properties: properties, countWrite: true)
@@ -78,14 +91,18 @@ public final class HubSpotDouble: Sendable {
             }
             let now = VendorFixture.isoNow()
             return FaultSchedule.lose(
-                .json(200, object: ["status": "COMPLETE", "results": results, "startedAt": now, "completedAt": now]), to: fault)
+                .json(200, object: ["status": "COMPLETE", "results": results, "startedAt": now, "completedAt": now]),
+                to: fault)
         case ("POST", "/crm/v3/objects/contacts"):
             let properties = ((request.json as? [String: Any])?["properties"] as? [String: Any] ?? [:])
                 .compactMapValues { $0 as? String }
             guard let email = properties["email"] else {
-                return .json(400, object: ["status": "error", "message": "email is required", "category": "VALIDATION_ERROR"])
+                return .json(
+                    400, object: ["status": "error", "message": "email is required", "category": "VALIDATION_ERROR"])
             }
-            if let existing = contacts.withLockedValue({ $0[email] }) { return .json(409, object: conflictBody(existing.id)) }
+            if let existing = contacts.withLockedValue({ $0[email] }) {
+                return .json(409, object: conflictBody(existing.id))
+            }
             let contact = upsert(email: email, properties: properties, countWrite: true).contact
             return FaultSchedule.lose(.json(201, object: contactJSON(contact, new: true)), to: fault)
         case ("GET", "/crm/v3/objects/contacts"):
@@ -96,7 +113,9 @@ public final class HubSpotDouble: Sendable {
         }
     }
 
-    private func upsert(email: String, properties: [String: String], countWrite: Bool) -> (contact: Contact, created: Bool) {
+    private func upsert(email: String, properties: [String: String], countWrite: Bool) -> (
+        contact: Contact, created: Bool
+    ) {
         contacts.withLockedValue { contacts in
             if var contact = contacts[email] {
                 contact.properties.merge(properties) { $1 }
@@ -126,6 +145,9 @@ public final class HubSpotDouble: Sendable {
         let now = VendorFixture.isoNow()
         var properties: [String: Any] = contact.properties
         properties["hs_object_id"] = contact.id
-        return ["id": contact.id, "new": new, "properties": properties, "createdAt": now, "updatedAt": now, "archived": false]
+        return [
+            "id": contact.id, "new": new, "properties": properties, "createdAt": now, "updatedAt": now,
+            "archived": false,
+        ]
     }
 }

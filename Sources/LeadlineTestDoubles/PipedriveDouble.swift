@@ -46,11 +46,18 @@ public final class PipedriveDouble: Sendable {
         let fault = faults.next()
         switch fault {
         case .validation?:
-            return .json(400, object: ["success": false, "error": "Title is required", "error_info": "Please check developers.pipedrive.com", "data": NSNull()])
+            return .json(
+                400,
+                object: [
+                    "success": false, "error": "Title is required",
+                    "error_info": "Please check developers.pipedrive.com", "data": NSNull(),
+                ])
         case .rateLimited?:
             var headers = Dictionary(VendorFixture.headers("pipedrive/429-rate-limit.json"), uniquingKeysWith: { $1 })
             headers.merge(rateLimitHeaders) { $1 }
-            return .json(429, object: VendorFixture.body("pipedrive/429-rate-limit.json"), headers: headers.sorted { $0.key < $1.key })
+            return .json(
+                429, object: VendorFixture.body("pipedrive/429-rate-limit.json"),
+                headers: headers.sorted { $0.key < $1.key })
         case .serverError(let status)?:
             return .json(status, object: ["success": false, "error": "Internal server error"])
         default: break
@@ -62,14 +69,25 @@ public final class PipedriveDouble: Sendable {
         case ("GET", "/v1/persons/search"):
             let term = (request.query["term"] ?? "").lowercased()
             let found = store.withLockedValue { $0.persons.first { $0.emails.contains(term) } }
-            guard let found else { return FaultSchedule.lose(.json(200, object: VendorFixture.body("pipedrive/persons-search-empty.json")), to: fault) }
+            guard let found else {
+                return FaultSchedule.lose(
+                    .json(200, object: VendorFixture.body("pipedrive/persons-search-empty.json")), to: fault)
+            }
             let item: [String: Any] = [
                 "result_score": 1.0,
-                "item": ["id": found.id, "type": "person", "name": found.name, "emails": found.emails, "phones": [String]()],
+                "item": [
+                    "id": found.id, "type": "person", "name": found.name, "emails": found.emails, "phones": [String](),
+                ],
             ]
             return FaultSchedule.lose(
-                .json(200, object: ["success": true, "data": ["items": [item]],
-                                    "additional_data": ["pagination": ["start": 0, "limit": 100, "more_items_in_collection": false]]]),
+                .json(
+                    200,
+                    object: [
+                        "success": true, "data": ["items": [item]],
+                        "additional_data": [
+                            "pagination": ["start": 0, "limit": 100, "more_items_in_collection": false]
+                        ],
+                    ]),
                 to: fault)
         case ("POST", "/v1/persons"):
             guard let name = body["name"] as? String, !name.isEmpty else {
@@ -96,7 +114,8 @@ public final class PipedriveDouble: Sendable {
             return FaultSchedule.lose(.json(200, object: ["success": true, "data": data]), to: fault)
         case ("POST", "/v1/leads"):
             guard let title = body["title"] as? String, !title.isEmpty, let personId = body["person_id"] as? Int else {
-                return .json(400, object: ["success": false, "error": "Title and person_id are required", "data": NSNull()])
+                return .json(
+                    400, object: ["success": false, "error": "Title and person_id are required", "data": NSNull()])
             }
             let lead = Lead(id: UUID().uuidString.lowercased(), title: title, personId: personId)
             store.withLockedValue { $0.leads.append(lead) }

@@ -37,7 +37,8 @@ public final class SalesforceDouble: Sendable {
         if request.method == "POST" && request.path == "/services/oauth2/token" {
             let form = VendorFixture.form(request.body)
             guard form["grant_type"] == "refresh_token", let token = tokens.refresh(with: form["refresh_token"]) else {
-                return .json(400, object: ["error": "invalid_grant", "error_description": "expired access/refresh token"])
+                return .json(
+                    400, object: ["error": "invalid_grant", "error_description": "expired access/refresh token"])
             }
             var body = VendorFixture.body("salesforce/oauth-refresh-200.json") as? [String: Any] ?? [:]
             body["access_token"] = token
@@ -52,7 +53,8 @@ public final class SalesforceDouble: Sendable {
         case .validation?: return VendorFixture.response(400, "salesforce/400-required-fields.json")
         case .rateLimited?: return VendorFixture.response(403, "salesforce/403-request-limit.json")
         case .serverError(let status)?:
-            return .json(status, object: [["message": "An unexpected error occurred", "errorCode": "UNKNOWN_EXCEPTION"]])
+            return .json(
+                status, object: [["message": "An unexpected error occurred", "errorCode": "UNKNOWN_EXCEPTION"]])
         case .conflict?: return VendorFixture.response(300, "salesforce/upsert-300-multiple.json")
         default: break
         }
@@ -82,7 +84,14 @@ public final class SalesforceDouble: Sendable {
         case ("GET", 4) where rest[0] == "sobjects" && rest[1] == "Lead":
             let key = "\(rest[2])=\(rest[3].removingPercentEncoding ?? rest[3])"
             guard let lead = leads.withLockedValue({ $0[key] }) else {
-                return .json(404, object: [["message": "Provided external ID field does not exist or is not accessible", "errorCode": "NOT_FOUND"]])
+                return .json(
+                    404,
+                    object: [
+                        [
+                            "message": "Provided external ID field does not exist or is not accessible",
+                            "errorCode": "NOT_FOUND",
+                        ]
+                    ])
             }
             return .json(200, object: ["Id": lead.id])
         default:
@@ -93,8 +102,14 @@ public final class SalesforceDouble: Sendable {
     private func missingRequired(_ fields: [String: String]) -> CannedResponse? {
         let missing = ["LastName", "Company"].filter { (fields[$0] ?? "").isEmpty }
         guard !missing.isEmpty else { return nil }
-        return .json(400, object: [["message": "Required fields are missing: [\(missing.joined(separator: ", "))]",
-                                     "errorCode": "REQUIRED_FIELD_MISSING", "fields": missing]])
+        return .json(
+            400,
+            object: [
+                [
+                    "message": "Required fields are missing: [\(missing.joined(separator: ", "))]",
+                    "errorCode": "REQUIRED_FIELD_MISSING", "fields": missing,
+                ]
+            ])
     }
 
     /// Upserts under `key` (external-id field and value), or creates when there is none.

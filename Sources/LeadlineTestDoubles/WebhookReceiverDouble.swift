@@ -77,7 +77,8 @@ public final class WebhookReceiverDouble: Sendable {
         guard let timestamp, let signature, let given = Data(hexString: signature) else { return false }
         var message = Data("\(timestamp).".utf8)
         message.append(body)
-        return HMAC<SHA256>.isValidAuthenticationCode(given, authenticating: message, using: SymmetricKey(data: Data(secret.utf8)))
+        return HMAC<SHA256>.isValidAuthenticationCode(
+            given, authenticating: message, using: SymmetricKey(data: Data(secret.utf8)))
     }
 }
 

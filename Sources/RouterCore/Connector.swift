@@ -40,7 +40,8 @@ struct DeliveryFailure: Error, Sendable {
 
     /// Vendor messages may quote the submitted values: addresses never reach the sync log.
     static func redact(_ text: String) -> String {
-        text.replacingOccurrences(of: #"[^\s@"'<>\[\]{}(),;:]+@[^\s@"'<>\[\]{}(),;:]+"#, with: "<email>", options: .regularExpression)
+        text.replacingOccurrences(
+            of: #"[^\s@"'<>\[\]{}(),;:]+@[^\s@"'<>\[\]{}(),;:]+"#, with: "<email>", options: .regularExpression)
     }
 }
 
@@ -94,7 +95,9 @@ enum VendorResponse {
             let code = first["errorCode"]?.stringValue.map { "\($0): " } ?? ""
             text = first["message"]?.stringValue.map { code + $0 }
         } else if let object = parsed {
-            text = object["message"]?.stringValue ?? object["error"]?.stringValue ?? object["error_description"]?.stringValue
+            text =
+                object["message"]?.stringValue ?? object["error"]?.stringValue
+                ?? object["error_description"]?.stringValue
         }
         let body = text ?? String(decoding: response.body.prefix(300), as: UTF8.self)
         return "HTTP \(response.status): \(body.prefix(1000))"

@@ -24,7 +24,9 @@ final class CredentialSource: Sendable {
     }
 
     func secret(_ name: String, fresh: Bool = false) async throws -> StoredSecret {
-        if !fresh, let cached = cache.withLockedValue({ $0[name] }), Date().timeIntervalSince(cached.fetched) < cacheSeconds {
+        if !fresh, let cached = cache.withLockedValue({ $0[name] }),
+            Date().timeIntervalSince(cached.fetched) < cacheSeconds
+        {
             return cached.secret
         }
         let reply: JSONValue

@@ -20,7 +20,10 @@ final class DeliveryWorker: Service, Sendable, CustomStringConvertible {
 
     var description: String { "delivery-worker" }
 
-    init(outbox: Outbox, health: DestinationHealth, timing: DeliveryTiming, context: ConnectorContextFactory, logger: Logger) {
+    init(
+        outbox: Outbox, health: DestinationHealth, timing: DeliveryTiming, context: ConnectorContextFactory,
+        logger: Logger
+    ) {
         self.outbox = outbox
         self.health = health
         self.timing = timing
@@ -33,7 +36,9 @@ final class DeliveryWorker: Service, Sendable, CustomStringConvertible {
     func run() async throws {
         do {
             let recovered = try await outbox.recoverInterrupted()
-            if recovered > 0 { logger.notice("requeued deliveries interrupted by a stop", metadata: ["count": "\(recovered)"]) }
+            if recovered > 0 {
+                logger.notice("requeued deliveries interrupted by a stop", metadata: ["count": "\(recovered)"])
+            }
         } catch {
             logger.error("cannot requeue interrupted deliveries", metadata: ["error": "\(error)"])
         }
@@ -67,7 +72,8 @@ final class DeliveryWorker: Service, Sendable, CustomStringConvertible {
         do {
             let destinations = try await outbox.dueDestinations(now: now)
             for id in destinations.shuffled() where free > 0 {
-                guard let destination = try await outbox.storage.read({ db in try RouterCatalog.destination(id, in: db) })
+                guard
+                    let destination = try await outbox.storage.read({ db in try RouterCatalog.destination(id, in: db) })
                 else { continue }
                 let admitted = health.admit(destination, wanted: free, now: now)
                 guard admitted > 0 else { continue }
@@ -96,7 +102,8 @@ final class DeliveryWorker: Service, Sendable, CustomStringConvertible {
             let delivered = try await connector.deliver(job, context.make(for: job, outbox: outbox))
             health.recordSuccess(job.destination.id)
             outcome = AttemptOutcome(
-                verdict: .delivered(recordId: delivered.recordId), httpStatus: delivered.httpStatus, latencyMs: latency())
+                verdict: .delivered(recordId: delivered.recordId), httpStatus: delivered.httpStatus,
+                latencyMs: latency())
         } catch let failure as DeliveryFailure {
             outcome = settle(job, failure, latencyMs: latency())
         } catch let error as HTTPClientError {
@@ -133,9 +140,12 @@ final class DeliveryWorker: Service, Sendable, CustomStringConvertible {
         }
         logger.info(
             "delivery attempt failed",
-            metadata: ["delivery": "\(job.id)", "destination": "\(job.destination.id)", "attempt": "\(job.attempts)",
-                       "status": "\(failure.httpStatus.map(String.init) ?? "-")"])
-        return AttemptOutcome(verdict: verdict, httpStatus: failure.httpStatus, latencyMs: latencyMs, error: failure.message)
+            metadata: [
+                "delivery": "\(job.id)", "destination": "\(job.destination.id)", "attempt": "\(job.attempts)",
+                "status": "\(failure.httpStatus.map(String.init) ?? "-")",
+            ])
+        return AttemptOutcome(
+            verdict: verdict, httpStatus: failure.httpStatus, latencyMs: latencyMs, error: failure.message)
     }
 
     /// Exponential with "equal jitter": half the step fixed, half random, capped.

@@ -110,7 +110,9 @@ final class DestinationHealth: Sendable {
     func snapshot(_ destinationId: String, now: Double) -> (circuit: Circuit, consecutiveFailures: Int) {
         states.withLockedValue { states in
             guard let state = states[destinationId] else { return (.closed, 0) }
-            if state.circuit == .open && now - state.openedAt >= timing.circuitCooldown { return (.halfOpen, state.consecutiveFailures) }
+            if state.circuit == .open && now - state.openedAt >= timing.circuitCooldown {
+                return (.halfOpen, state.consecutiveFailures)
+            }
             return (state.circuit, state.consecutiveFailures)
         }
     }

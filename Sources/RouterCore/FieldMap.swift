@@ -32,17 +32,20 @@ public enum FieldMap {
             case .string(let text):
                 for path in paths(in: text) where !isKnownPath(path) {
                     throw RPCError.validationFailed(
-                        "fieldMap.\(crmField): '\(path)' is not a lead field (use email, firstName, source.formId, custom.<question>, ...)")
+                        "fieldMap.\(crmField): '\(path)' is not a lead field (use email, firstName, source.formId, custom.<question>, ...)"
+                    )
                 }
             case .object(let object) where object.keys.sorted() == ["const"]:
                 continue
             default:
-                throw RPCError.validationFailed("fieldMap.\(crmField) must be a lead field path, a template or {\"const\": value}")
+                throw RPCError.validationFailed(
+                    "fieldMap.\(crmField) must be a lead field path, a template or {\"const\": value}")
             }
         }
         for required in requiredFields(for: kind) where map[required] == nil {
             throw RPCError.validationFailed(
-                "fieldMap.\(required) is required by \(kind.rawValue): map it to a lead field or give a {\"const\": value} default")
+                "fieldMap.\(required) is required by \(kind.rawValue): map it to a lead field or give a {\"const\": value} default"
+            )
         }
     }
 
@@ -106,7 +109,9 @@ public enum FieldMap {
                 var result = ""
                 var filled = false
                 var rest = Substring(text)
-                while let open = rest.range(of: "{{"), let close = rest.range(of: "}}", range: open.upperBound..<rest.endIndex) {
+                while let open = rest.range(of: "{{"),
+                    let close = rest.range(of: "}}", range: open.upperBound..<rest.endIndex)
+                {
                     result += rest[..<open.lowerBound]
                     let path = String(rest[open.upperBound..<close.lowerBound]).trimmingCharacters(in: .whitespaces)
                     if let value = lookup(path, in: lead) {
@@ -120,7 +125,9 @@ public enum FieldMap {
                     .trimmingCharacters(in: .whitespacesAndNewlines)
                 if filled && !collapsed.isEmpty { out[crmField] = .string(collapsed) }
             case .string(let path):
-                if let value = lookup(path.trimmingCharacters(in: .whitespaces), in: lead) { out[crmField] = .string(value) }
+                if let value = lookup(path.trimmingCharacters(in: .whitespaces), in: lead) {
+                    out[crmField] = .string(value)
+                }
             case .object(let object):
                 if let constant = object["const"] { out[crmField] = constant }
             default:

@@ -40,9 +40,12 @@ struct HubSpotConnector: Connector {
 
     func check(_ destination: Destination, _ context: ConnectorContext) async throws -> HTTPResponse {
         let token = try await context.tokens.token(for: destination)
-        let url = HTTPTarget(baseURL: destination.baseUrl ?? "").url("/crm/v3/objects/contacts", query: [("limit", "1")])
+        let url = HTTPTarget(baseURL: destination.baseUrl ?? "").url(
+            "/crm/v3/objects/contacts", query: [("limit", "1")])
         return try await context.http.send(
-            HTTPRequest(url: url, headers: [("Authorization", "Bearer \(token.token)")], timeout: context.timing.requestTimeout))
+            HTTPRequest(
+                url: url, headers: [("Authorization", "Bearer \(token.token)")], timeout: context.timing.requestTimeout)
+        )
     }
 
     /// "Contact already exists. Existing ID: 51" -> "51".

@@ -60,7 +60,8 @@ final class OAuthTokens: Sendable {
         let current = try await credentials.secret(destination.credential, fresh: true)
         if current.version != staleVersion { return current }
         guard var fields = Self.fields(current.value), let refreshToken = fields["refresh_token"]?.stringValue else {
-            throw CredentialError.malformed("credential '\(destination.credential)' has no refresh_token; put a fresh token in the vault")
+            throw CredentialError.malformed(
+                "credential '\(destination.credential)' has no refresh_token; put a fresh token in the vault")
         }
         let endpoint: String
         switch destination.kind {
@@ -83,7 +84,8 @@ final class OAuthTokens: Sendable {
             let access = reply["access_token"]?.stringValue
         else {
             let code = (try? JSONCoding.parse(response.body))?["error"]?.stringValue ?? "HTTP \(response.status)"
-            throw CredentialError.unavailable("token refresh for '\(destination.credential)' refused: \(code.prefix(100))")
+            throw CredentialError.unavailable(
+                "token refresh for '\(destination.credential)' refused: \(code.prefix(100))")
         }
         fields["access_token"] = .string(access)
         if let rotated = reply["refresh_token"]?.stringValue { fields["refresh_token"] = .string(rotated) }

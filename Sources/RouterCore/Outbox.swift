@@ -54,7 +54,9 @@ struct Outbox: Sendable {
     }
 
     func enqueue(lead: JSONValue, actor: String) async throws -> EnqueueLead.Result {
-        guard let leadId = lead["id"]?.stringValue else { throw RPCError.invalidParams("missing required param 'lead.id'") }
+        guard let leadId = lead["id"]?.stringValue else {
+            throw RPCError.invalidParams("missing required param 'lead.id'")
+        }
         let payload = String(decoding: try JSONCoding.encode(lead), as: UTF8.self)
         let now = RouterTime.now()
         let deadline = now + maxAttemptsSeconds
@@ -79,13 +81,18 @@ struct Outbox: Sendable {
                             deadline_at, created_at, updated_at)
                         VALUES (?, ?, ?, ?, ?, 'pending', ?, ?, ?, ?)
                         """,
-                    arguments: [id, leadId, route.destinationId, route.id, try RouterCatalog.text(route.fieldMap), now,
-                                deadline, now, now])
+                    arguments: [
+                        id, leadId, route.destinationId, route.id, try RouterCatalog.text(route.fieldMap), now,
+                        deadline, now, now,
+                    ])
                 created.append(id)
             }
             try spool.record(
-                [AuditEvent(action: "router.enqueueLead", subject: leadId, outcome: "accepted",
-                            details: ["deliveries": .int(Int64(created.count)), "by": .string(actor)])], in: db)
+                [
+                    AuditEvent(
+                        action: "router.enqueueLead", subject: leadId, outcome: "accepted",
+                        details: ["deliveries": .int(Int64(created.count)), "by": .string(actor)])
+                ], in: db)
             return EnqueueLead.Result(leadId: leadId, deliveries: created.sorted(), duplicate: false)
         }
     }
@@ -140,17 +147,20 @@ struct Outbox: Sendable {
                 let id: String = row["id"]
                 guard let payload: String = row["payload"] else {
                     try db.execute(
-                        sql: "UPDATE deliveries SET state = 'dead', last_error = 'lead erased', updated_at = ? WHERE id = ?",
+                        sql:
+                            "UPDATE deliveries SET state = 'dead', last_error = 'lead erased', updated_at = ? WHERE id = ?",
                         arguments: [now, id])
                     continue
                 }
                 try db.execute(
-                    sql: "UPDATE deliveries SET state = 'inflight', attempts = attempts + 1, updated_at = ? WHERE id = ?",
+                    sql:
+                        "UPDATE deliveries SET state = 'inflight', attempts = attempts + 1, updated_at = ? WHERE id = ?",
                     arguments: [now, id])
                 let progressText: String? = row["progress"]
-                let progress = try progressText.map {
-                    try JSONCoding.decoder().decode([String: String].self, from: Data($0.utf8))
-                } ?? [:]
+                let progress =
+                    try progressText.map {
+                        try JSONCoding.decoder().decode([String: String].self, from: Data($0.utf8))
+                    } ?? [:]
                 let mapText: String = row["field_map"]
                 jobs.append(
                     DeliveryJob(
@@ -185,7 +195,8 @@ struct Outbox: Sendable {
             }
             let error = outcome.error.map { String($0.prefix(2000)) }
             try db.execute(
-                sql: "INSERT INTO delivery_attempts (delivery_id, at, http_status, latency_ms, error) VALUES (?, ?, ?, ?, ?)",
+                sql:
+                    "INSERT INTO delivery_attempts (delivery_id, at, http_status, latency_ms, error) VALUES (?, ?, ?, ?, ?)",
                 arguments: [job.id, now, outcome.httpStatus, outcome.latencyMs, error])
             var details: [String: JSONValue] = [
                 "leadId": .string(job.leadId), "destinationId": .string(job.destination.id),
@@ -270,15 +281,18 @@ struct Outbox: Sendable {
                 let state = DeliveryState(rawValue: row["state"]) ?? .pending
                 let next: Double? = row["next_attempt_at"]
                 var delivery = Delivery(
-                    id: row["id"], leadId: row["lead_id"], destinationId: row["destination_id"], routeId: row["route_id"],
+                    id: row["id"], leadId: row["lead_id"], destinationId: row["destination_id"],
+                    routeId: row["route_id"],
                     state: state, attempts: row["attempts"],
                     nextAttemptAt: (state == .pending || state == .retrying) ? next.map(RouterTime.iso) : nil,
                     crmRecordId: row["crm_record_id"], lastError: row["last_error"],
-                    createdAt: RouterTime.iso(row["created_at"]), updatedAt: RouterTime.iso(row["updated_at"]), log: nil)
+                    createdAt: RouterTime.iso(row["created_at"]), updatedAt: RouterTime.iso(row["updated_at"]), log: nil
+                )
                 if params.leadId != nil {
                     delivery.log = try Row.fetchAll(
                         db,
-                        sql: "SELECT at, http_status, latency_ms, error FROM delivery_attempts WHERE delivery_id = ? ORDER BY id",
+                        sql:
+                            "SELECT at, http_status, latency_ms, error FROM delivery_attempts WHERE delivery_id = ? ORDER BY id",
                         arguments: [delivery.id]
                     ).map { attempt in
                         DeliveryAttempt(
@@ -320,8 +334,12 @@ struct Outbox: Sendable {
             try db.execute(sql: sql, arguments: StatementArguments(arguments))
             let count = db.changesCount
             try spool.record(
-                [AuditEvent(action: "router.retryDeliveries", subject: params.ids?.count == 1 ? params.ids![0] : "deliveries",
-                            outcome: "ok", details: ["requeued": .int(Int64(count)), "by": .string(actor)])], in: db)
+                [
+                    AuditEvent(
+                        action: "router.retryDeliveries",
+                        subject: params.ids?.count == 1 ? params.ids![0] : "deliveries",
+                        outcome: "ok", details: ["requeued": .int(Int64(count)), "by": .string(actor)])
+                ], in: db)
             return count
         }
     }
@@ -332,8 +350,9 @@ struct Outbox: Sendable {
         let erased = try await storage.groupedWrite { db in
             var erased = 0
             for leadId in leadIds {
-                let had = try Bool.fetchOne(
-                    db, sql: "SELECT 1 FROM leads WHERE id = ? AND erased = 0", arguments: [leadId]) == true
+                let had =
+                    try Bool.fetchOne(
+                        db, sql: "SELECT 1 FROM leads WHERE id = ? AND erased = 0", arguments: [leadId]) == true
                 // A tombstone keeps a later replay of the same lead from storing it again.
                 try db.execute(
                     sql: """
@@ -356,8 +375,11 @@ struct Outbox: Sendable {
                 if had {
                     erased += 1
                     try spool.record(
-                        [AuditEvent(action: "router.eraseLeads", subject: leadId, outcome: "erased",
-                                    details: ["by": .string(actor)])], in: db)
+                        [
+                            AuditEvent(
+                                action: "router.eraseLeads", subject: leadId, outcome: "erased",
+                                details: ["by": .string(actor)])
+                        ], in: db)
                 }
             }
             return erased
@@ -399,7 +421,8 @@ struct Outbox: Sendable {
                     """, arguments: [leadCutoff, leadCutoff])
             try db.execute(sql: "DELETE FROM delivery_attempts WHERE at < ?", arguments: [logCutoff])
             try db.execute(
-                sql: "DELETE FROM deliveries WHERE state IN ('delivered', 'dead') AND updated_at < ?", arguments: [logCutoff])
+                sql: "DELETE FROM deliveries WHERE state IN ('delivered', 'dead') AND updated_at < ?",
+                arguments: [logCutoff])
         }
     }
 }

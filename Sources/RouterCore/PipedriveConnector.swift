@@ -12,7 +12,8 @@ struct PipedriveConnector: Connector {
 
     func deliver(_ job: DeliveryJob, _ context: ConnectorContext) async throws -> Delivered {
         let fields = FieldMap.render(job.fieldMap, lead: job.lead)
-        guard let title = fields["title"].flatMap(VendorResponse.text), let name = fields["name"].flatMap(VendorResponse.text)
+        guard let title = fields["title"].flatMap(VendorResponse.text),
+            let name = fields["name"].flatMap(VendorResponse.text)
         else {
             throw DeliveryFailure(.permanent, status: nil, "the lead has no value for Pipedrive's name or title")
         }
@@ -22,7 +23,7 @@ struct PipedriveConnector: Connector {
         var progress = job.progress
 
         let personId: Int64
-        if let saved = progress["personId"].flatMap { Int64($0) } {
+        if let saved = progress["personId"].flatMap({ Int64($0) }) {
             personId = saved
         } else {
             let email = fields["email"].flatMap(VendorResponse.text)
@@ -90,8 +91,9 @@ struct PipedriveConnector: Connector {
             var headers = [("x-api-token", token), ("Accept", "application/json")]
             if body != nil { headers.append(("Content-Type", "application/json")) }
             return try await context.http.send(
-                HTTPRequest(method: method, url: target.url(path, query: query), headers: headers,
-                            body: body.map(VendorResponse.json), timeout: context.timing.requestTimeout))
+                HTTPRequest(
+                    method: method, url: target.url(path, query: query), headers: headers,
+                    body: body.map(VendorResponse.json), timeout: context.timing.requestTimeout))
         }
     }
 }

@@ -23,15 +23,21 @@ struct RouterCatalog: Sendable {
         let options = params.options ?? DestinationOptions()
         switch params.kind {
         case .webhook:
-            if params.baseUrl != nil { throw RPCError.validationFailed("baseUrl is not used by webhook destinations; set options.url") }
-            if options.url == nil { throw RPCError.validationFailed("options.url is required for webhook destinations") }
+            if params.baseUrl != nil {
+                throw RPCError.validationFailed("baseUrl is not used by webhook destinations; set options.url")
+            }
+            if options.url == nil {
+                throw RPCError.validationFailed("options.url is required for webhook destinations")
+            }
         case .hubspot, .salesforce, .pipedrive:
             if options.url != nil || options.signingSecret != nil {
-                throw RPCError.validationFailed("options.url and options.signingSecret are for webhook destinations only")
+                throw RPCError.validationFailed(
+                    "options.url and options.signingSecret are for webhook destinations only")
             }
         }
         if params.kind != .salesforce && (options.apiVersion != nil || options.externalIdField != nil) {
-            throw RPCError.validationFailed("options.apiVersion and options.externalIdField are for salesforce destinations only")
+            throw RPCError.validationFailed(
+                "options.apiVersion and options.externalIdField are for salesforce destinations only")
         }
         if params.kind != .pipedrive && options.ownerId != nil {
             throw RPCError.validationFailed("options.ownerId is for pipedrive destinations only")
@@ -54,9 +60,14 @@ struct RouterCatalog: Sendable {
                 sql: "INSERT OR REPLACE INTO destinations (id, body) VALUES (?, ?)",
                 arguments: [params.id, try Self.text(destination)])
             try spool.record(
-                [AuditEvent(action: "router.putDestination", subject: params.id, outcome: "ok",
-                            details: ["kind": .string(params.kind.rawValue), "by": .string(actor),
-                                      "created": .bool(existing == nil)])], in: db)
+                [
+                    AuditEvent(
+                        action: "router.putDestination", subject: params.id, outcome: "ok",
+                        details: [
+                            "kind": .string(params.kind.rawValue), "by": .string(actor),
+                            "created": .bool(existing == nil),
+                        ])
+                ], in: db)
             return destination
         }
     }
@@ -76,10 +87,12 @@ struct RouterCatalog: Sendable {
     func deleteDestination(_ id: String, actor: String) async throws {
         try await storage.groupedWrite { db in
             guard try Self.destination(id, in: db) != nil else { throw RPCError.notFound("no destination '\(id)'") }
-            let naming = try String.fetchAll(db, sql: "SELECT id FROM routes WHERE destination_id = ? ORDER BY id", arguments: [id])
+            let naming = try String.fetchAll(
+                db, sql: "SELECT id FROM routes WHERE destination_id = ? ORDER BY id", arguments: [id])
             if !naming.isEmpty {
                 throw RPCError.conflict(
-                    "destination '\(id)' is used by route(s) \(naming.prefix(5).joined(separator: ", ")); delete or re-point them first")
+                    "destination '\(id)' is used by route(s) \(naming.prefix(5).joined(separator: ", ")); delete or re-point them first"
+                )
             }
             let now = RouterTime.now()
             try db.execute(
@@ -90,8 +103,11 @@ struct RouterCatalog: Sendable {
             let abandoned = db.changesCount
             try db.execute(sql: "DELETE FROM destinations WHERE id = ?", arguments: [id])
             try spool.record(
-                [AuditEvent(action: "router.deleteDestination", subject: id, outcome: "ok",
-                            details: ["by": .string(actor), "deliveriesAbandoned": .int(Int64(abandoned))])], in: db)
+                [
+                    AuditEvent(
+                        action: "router.deleteDestination", subject: id, outcome: "ok",
+                        details: ["by": .string(actor), "deliveriesAbandoned": .int(Int64(abandoned))])
+                ], in: db)
         }
     }
 
@@ -111,9 +127,14 @@ struct RouterCatalog: Sendable {
                 sql: "INSERT OR REPLACE INTO routes (id, destination_id, body) VALUES (?, ?, ?)",
                 arguments: [route.id, route.destinationId, try Self.text(route)])
             try spool.record(
-                [AuditEvent(action: "router.putRoute", subject: route.id, outcome: "ok",
-                            details: ["destinationId": .string(route.destinationId), "enabled": .bool(route.enabled),
-                                      "by": .string(actor)])], in: db)
+                [
+                    AuditEvent(
+                        action: "router.putRoute", subject: route.id, outcome: "ok",
+                        details: [
+                            "destinationId": .string(route.destinationId), "enabled": .bool(route.enabled),
+                            "by": .string(actor),
+                        ])
+                ], in: db)
             return route
         }
     }

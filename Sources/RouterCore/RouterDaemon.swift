@@ -16,15 +16,18 @@ public enum RouterDaemon {
         httpConfiguration.threads = timing.concurrency
         httpConfiguration.maxResponseBytes = 4 << 20
         let http = HTTPClient(configuration: httpConfiguration)
-        let credentials = CredentialSource(client: context.client(for: "vault"), cacheSeconds: timing.credentialCacheSeconds)
+        let credentials = CredentialSource(
+            client: context.client(for: "vault"), cacheSeconds: timing.credentialCacheSeconds)
         let factory = ConnectorContextFactory(
-            http: http, tokens: OAuthTokens(credentials: credentials, http: http), credentials: credentials, timing: timing)
+            http: http, tokens: OAuthTokens(credentials: credentials, http: http), credentials: credentials,
+            timing: timing)
 
         let catalog = RouterCatalog(storage: storage, spool: spool)
         let outbox = Outbox(
             storage: storage, spool: spool, maxAttemptsSeconds: Double(context.config.router.maxAttemptsHours) * 3600)
         let health = DestinationHealth(timing: timing)
-        let worker = DeliveryWorker(outbox: outbox, health: health, timing: timing, context: factory, logger: context.logger)
+        let worker = DeliveryWorker(
+            outbox: outbox, health: health, timing: timing, context: factory, logger: context.logger)
 
         var table = RPCMethodTable()
         RouterMethodHandlers(catalog: catalog, outbox: outbox, health: health, worker: worker, connectors: factory)
@@ -44,7 +47,8 @@ public enum RouterDaemon {
             queueDepths: {
                 let counts = try? await outbox.counts()
                 return [
-                    "auditSpool": await spool.depth(), "pending": counts?.pending ?? -1, "retrying": counts?.retrying ?? -1,
+                    "auditSpool": await spool.depth(), "pending": counts?.pending ?? -1,
+                    "retrying": counts?.retrying ?? -1,
                     "inflight": worker.inFlight, "dead": counts?.dead ?? -1,
                 ]
             })
@@ -63,12 +67,16 @@ struct RouterMethodHandlers: Sendable {
         let catalog = self.catalog, outbox = self.outbox, health = self.health, worker = self.worker
         let connectors = self.connectors
         table.register(EnqueueLead.self, .anyOf([.services(["ingest"]), .admin])) { params, call in
-            let result = try await Self.storing { try await outbox.enqueue(lead: params.lead, actor: call.caller.actor) }
+            let result = try await Self.storing {
+                try await outbox.enqueue(lead: params.lead, actor: call.caller.actor)
+            }
             if !result.duplicate && !result.deliveries.isEmpty { worker.wakeup.signal() }
             return result
         }
         table.register(PutDestination.self, .admin) { params, call in
-            let destination = try await Self.storing { try await catalog.putDestination(params, actor: call.caller.actor) }
+            let destination = try await Self.storing {
+                try await catalog.putDestination(params, actor: call.caller.actor)
+            }
             // New settings may lift whatever held deliveries back (a fixed URL, a higher rate).
             health.forget(destination.id)
             worker.wakeup.signal()
@@ -108,7 +116,9 @@ struct RouterMethodHandlers: Sendable {
         }
         table.register(EraseLeads.self, .admin) { params, call in
             EraseLeads.Result(
-                erased: try await Self.storing { try await outbox.erase(leadIds: params.leadIds, actor: call.caller.actor) })
+                erased: try await Self.storing {
+                    try await outbox.erase(leadIds: params.leadIds, actor: call.caller.actor)
+                })
         }
         table.register(RouterStats.self, .admin) { _, _ in
             let counts = try await Self.storing { try await outbox.counts() }
@@ -146,8 +156,9 @@ struct RouterMethodHandlers: Sendable {
                 id: destination.id, ok: ok, httpStatus: (100...599).contains(response.status) ? response.status : nil,
                 latencyMs: latency(), detail: ok ? "authenticated request succeeded" : VendorResponse.message(response))
         } catch let failure as DeliveryFailure {
-            return TestDestination.Result(id: destination.id, ok: false, httpStatus: failure.httpStatus, latencyMs: latency(),
-                                          detail: failure.message)
+            return TestDestination.Result(
+                id: destination.id, ok: false, httpStatus: failure.httpStatus, latencyMs: latency(),
+                detail: failure.message)
         } catch {
             return TestDestination.Result(id: destination.id, ok: false, latencyMs: latency(), detail: "\(error)")
         }

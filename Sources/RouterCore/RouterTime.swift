@@ -11,7 +11,9 @@ enum RouterTime {
 
     /// RFC 3339 with or without fractional seconds.
     static func parse(_ text: String) -> Date? {
-        if let date = try? Date(text, strategy: Date.ISO8601FormatStyle(includingFractionalSeconds: true)) { return date }
+        if let date = try? Date(text, strategy: Date.ISO8601FormatStyle(includingFractionalSeconds: true)) {
+            return date
+        }
         return try? Date(text, strategy: .iso8601)
     }
 }
@@ -33,7 +35,8 @@ struct DeliveryTiming: Sendable {
     /// How long a credential read from the vault is reused.
     var credentialCacheSeconds: Double = 60
 
-    static func fromEnvironment(_ environment: [String: String] = ProcessInfo.processInfo.environment) -> DeliveryTiming {
+    static func fromEnvironment(_ environment: [String: String] = ProcessInfo.processInfo.environment) -> DeliveryTiming
+    {
         var timing = DeliveryTiming()
         func milliseconds(_ key: String) -> Double? {
             guard let text = environment[key], let value = Double(text), value >= 0 else { return nil }

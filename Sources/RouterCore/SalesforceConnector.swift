@@ -28,7 +28,8 @@ struct SalesforceConnector: Connector {
             return Delivered(recordId: try await lookUp(job, token: token, context), httpStatus: 204)
         case 300:
             throw DeliveryFailure(
-                .permanent, status: 300, "HTTP 300: several Leads share this \(job.destination.options.externalIdField ?? "") value")
+                .permanent, status: 300,
+                "HTTP 300: several Leads share this \(job.destination.options.externalIdField ?? "") value")
         case 403 where VendorResponse.message(response).contains("REQUEST_LIMIT_EXCEEDED"):
             throw DeliveryFailure(.rateLimited(after: nil), status: 403, VendorResponse.message(response))
         default:
@@ -45,17 +46,21 @@ struct SalesforceConnector: Connector {
                 headers: [("Authorization", "Bearer \(token.token)")], timeout: context.timing.requestTimeout))
     }
 
-    private func request(_ job: DeliveryJob, token: AccessToken, body: Data, _ context: ConnectorContext) throws -> HTTPRequest {
+    private func request(_ job: DeliveryJob, token: AccessToken, body: Data, _ context: ConnectorContext) throws
+        -> HTTPRequest
+    {
         let instance = try Self.instance(token, job.destination)
         let version = job.destination.options.apiVersion ?? Self.defaultAPIVersion
         let headers = [("Authorization", "Bearer \(token.token)"), ("Content-Type", "application/json")]
         if let field = job.destination.options.externalIdField {
             let path = "/services/data/\(version)/sobjects/Lead/\(field)/\(HTTPTarget.escape(job.leadId))"
-            return HTTPRequest(method: "PATCH", url: instance.url(path), headers: headers, body: body,
-                               timeout: context.timing.requestTimeout)
+            return HTTPRequest(
+                method: "PATCH", url: instance.url(path), headers: headers, body: body,
+                timeout: context.timing.requestTimeout)
         }
-        return HTTPRequest(method: "POST", url: instance.url("/services/data/\(version)/sobjects/Lead"), headers: headers,
-                           body: body, timeout: context.timing.requestTimeout)
+        return HTTPRequest(
+            method: "POST", url: instance.url("/services/data/\(version)/sobjects/Lead"), headers: headers,
+            body: body, timeout: context.timing.requestTimeout)
     }
 
     private func lookUp(_ job: DeliveryJob, token: AccessToken, _ context: ConnectorContext) async throws -> String? {
@@ -63,8 +68,9 @@ struct SalesforceConnector: Connector {
         let version = job.destination.options.apiVersion ?? Self.defaultAPIVersion
         let path = "/services/data/\(version)/sobjects/Lead/\(field)/\(HTTPTarget.escape(job.leadId))"
         let response = try await context.http.send(
-            HTTPRequest(url: try Self.instance(token, job.destination).url(path, query: [("fields", "Id")]),
-                        headers: [("Authorization", "Bearer \(token.token)")], timeout: context.timing.requestTimeout))
+            HTTPRequest(
+                url: try Self.instance(token, job.destination).url(path, query: [("fields", "Id")]),
+                headers: [("Authorization", "Bearer \(token.token)")], timeout: context.timing.requestTimeout))
         guard response.status == 200 else { return nil }
         return (try? JSONCoding.parse(response.body))?["Id"]?.stringValue
     }
@@ -72,7 +78,8 @@ struct SalesforceConnector: Connector {
     static func instance(_ token: AccessToken, _ destination: Destination) throws -> HTTPTarget {
         guard let instance = token.instanceURL, instance.hasPrefix("http://") || instance.hasPrefix("https://") else {
             throw DeliveryFailure(
-                .transient, status: nil, "credential '\(destination.credential)' has no instance_url; refresh or re-authorize it")
+                .transient, status: nil,
+                "credential '\(destination.credential)' has no instance_url; refresh or re-authorize it")
         }
         return HTTPTarget(baseURL: instance)
     }

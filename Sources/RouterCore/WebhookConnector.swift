@@ -15,11 +15,17 @@ struct WebhookConnector: Connector {
     }
 
     func check(_ destination: Destination, _ context: ConnectorContext) async throws -> HTTPResponse {
-        let event: JSONValue = ["test": true, "destinationId": .string(destination.id), "sentAt": .string(RouterTime.iso(RouterTime.now()))]
-        return try await post(destination, body: try JSONCoding.encode(event), idempotencyKey: "test-\(UUID().uuidString)", test: true, context)
+        let event: JSONValue = [
+            "test": true, "destinationId": .string(destination.id), "sentAt": .string(RouterTime.iso(RouterTime.now())),
+        ]
+        return try await post(
+            destination, body: try JSONCoding.encode(event), idempotencyKey: "test-\(UUID().uuidString)", test: true,
+            context)
     }
 
-    private func post(_ destination: Destination, body: Data, idempotencyKey: String, test: Bool, _ context: ConnectorContext)
+    private func post(
+        _ destination: Destination, body: Data, idempotencyKey: String, test: Bool, _ context: ConnectorContext
+    )
         async throws -> HTTPResponse
     {
         guard let url = destination.options.url else {

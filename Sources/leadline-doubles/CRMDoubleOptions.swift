@@ -28,7 +28,8 @@ enum CRMDoubleOptions {
     static func start(arguments: [String]) async throws -> Started {
         var started = Started()
         if let port = try port("--hubspot-port", in: arguments) {
-            let double = try await HubSpotDouble(port: port, accessToken: value("--hubspot-token", in: arguments) ?? "hubspot-test-token")
+            let double = try await HubSpotDouble(
+                port: port, accessToken: value("--hubspot-token", in: arguments) ?? "hubspot-test-token")
             announce("hubspot double on \(double.baseURL)")
             started.hubspot = double
         }
@@ -38,12 +39,14 @@ enum CRMDoubleOptions {
             started.salesforce = double
         }
         if let port = try port("--pipedrive-port", in: arguments) {
-            let double = try await PipedriveDouble(port: port, apiToken: value("--pipedrive-token", in: arguments) ?? "pipedrive-test-token")
+            let double = try await PipedriveDouble(
+                port: port, apiToken: value("--pipedrive-token", in: arguments) ?? "pipedrive-test-token")
             announce("pipedrive double on \(double.baseURL)")
             started.pipedrive = double
         }
         if let port = try port("--webhook-port", in: arguments) {
-            let double = try await WebhookReceiverDouble(port: port, secret: value("--webhook-secret", in: arguments) ?? "webhook-test-secret")
+            let double = try await WebhookReceiverDouble(
+                port: port, secret: value("--webhook-secret", in: arguments) ?? "webhook-test-secret")
             announce("webhook receiver double on \(double.url)")
             started.webhook = double
         }

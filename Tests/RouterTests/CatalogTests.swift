@@ -9,7 +9,8 @@ import Testing
     @Test func routesAreValidatedAgainstLeadFieldsAndCRMRequirements() async throws {
         let harness = try await RouterHarness()
         let router = harness.router
-        let crm = try await harness.putDestination("sf", kind: "salesforce", baseUrl: "http://127.0.0.1:9", credential: "crm/sf")
+        let crm = try await harness.putDestination(
+            "sf", kind: "salesforce", baseUrl: "http://127.0.0.1:9", credential: "crm/sf")
         #expect(crm["baseUrl"]?.string == "http://127.0.0.1:9")
         #expect(crm["options"] == .object([:]))
         let hubspot = try await harness.putDestination("hs", kind: "hubspot", credential: "crm/hs")
@@ -17,20 +18,27 @@ import Testing
 
         let unknownField = await router.expectError(
             "router.putRoute",
-            params: ["id": "r1", "match": [:], "destinationId": "hs",
-                     "fieldMap": ["email": "email", "favourite": "favouriteColour"]])
+            params: [
+                "id": "r1", "match": [:], "destinationId": "hs",
+                "fieldMap": ["email": "email", "favourite": "favouriteColour"],
+            ])
         #expect(unknownField?.name == "ValidationFailed")
         #expect(unknownField?.detail.contains("favouriteColour") == true)
 
         let badTemplate = await router.expectError(
             "router.putRoute",
-            params: ["id": "r1", "match": [:], "destinationId": "hs",
-                     "fieldMap": ["email": "email", "name": "{{firstName}} {{surname}}"]])
+            params: [
+                "id": "r1", "match": [:], "destinationId": "hs",
+                "fieldMap": ["email": "email", "name": "{{firstName}} {{surname}}"],
+            ])
         #expect(badTemplate?.detail.contains("surname") == true)
 
         let noCompany = await router.expectError(
             "router.putRoute",
-            params: ["id": "r2", "match": [:], "destinationId": "sf", "fieldMap": ["LastName": "lastName", "Email": "email"]])
+            params: [
+                "id": "r2", "match": [:], "destinationId": "sf",
+                "fieldMap": ["LastName": "lastName", "Email": "email"],
+            ])
         #expect(noCompany?.name == "ValidationFailed")
         #expect(noCompany?.detail.contains("Company") == true)
 
@@ -47,8 +55,11 @@ import Testing
 
         let route = try await harness.putRoute(
             "sf-all", destination: "sf",
-            fieldMap: ["LastName": "lastName", "Company": ["const": "Unknown"], "FirstName": "firstName",
-                       "Description": "{{firstName}} asked about {{custom.which_plan_fits_you?}}", "LeadSource": "source.platform"])
+            fieldMap: [
+                "LastName": "lastName", "Company": ["const": "Unknown"], "FirstName": "firstName",
+                "Description": "{{firstName}} asked about {{custom.which_plan_fits_you?}}",
+                "LeadSource": "source.platform",
+            ])
         #expect(route["enabled"] == .bool(true))
         let routes = try await router.call("router.listRoutes")["items"]?.arrayValue ?? []
         #expect(routes.map { $0["id"]?.string } == ["sf-all"])
@@ -62,7 +73,8 @@ import Testing
             "router.putDestination", params: ["id": "sf", "kind": "hubspot", "credential": "crm/sf"])
         #expect(kindChange?.name == "ValidationFailed")
 
-        #expect(try await router.call("router.deleteRoute", params: ["id": "sf-all"]) == ["id": "sf-all", "deleted": true])
+        #expect(
+            try await router.call("router.deleteRoute", params: ["id": "sf-all"]) == ["id": "sf-all", "deleted": true])
         #expect(await router.expectError("router.deleteRoute", params: ["id": "sf-all"])?.name == "NotFound")
         #expect(try await router.call("router.deleteDestination", params: ["id": "sf"])["deleted"] == .bool(true))
         #expect(try await router.call("service.ping")["pong"] == .bool(true))
@@ -73,7 +85,8 @@ import Testing
         let harness = try await RouterHarness()
         // Port 9 (discard) refuses: deliveries stay retrying, which is all this test needs.
         try await harness.putDestination("hs", kind: "hubspot", baseUrl: "http://127.0.0.1:9", credential: "crm/hs")
-        try await harness.putRoute("only-form-a", destination: "hs", fieldMap: ["email": "email"], match: ["formId": "form-a"])
+        try await harness.putRoute(
+            "only-form-a", destination: "hs", fieldMap: ["email": "email"], match: ["formId": "form-a"])
 
         let first = try await harness.enqueue(RouterHarness.lead("idem", index: 1, formId: "form-a"))
         #expect(first["duplicate"] == .bool(false))

@@ -53,7 +53,8 @@ import Testing
         // The token has expired before the first delivery: refresh, write back, go on.
         hubspot.tokens.expireAccessTokens()
         hubspot.faults.add([
-            .serverError(500), .serverError(502), .serverError(503), .reset, .timeout(.milliseconds(1500)), .truncated,
+            .serverError(500), .serverError(502), .serverError(503), .reset, .timeout(RouterHarness.beyondTimeout),
+            .truncated,
             .slow(.milliseconds(300)), .rateLimited, .conflict,
         ])
         let leads = 8

@@ -8,7 +8,8 @@ import Testing
 /// create a second one.
 @Suite struct PipedriveDeliveryTests {
     static let fieldMap: [String: JSONValue] = [
-        "name": "{{firstName}} {{lastName}}", "email": "email", "phone": "phone", "title": "{{firstName}} {{lastName}} — {{source.formId}}",
+        "name": "{{firstName}} {{lastName}}", "email": "email", "phone": "phone",
+        "title": "{{firstName}} {{lastName}} — {{source.formId}}",
     ]
 
     @Test func lostAnswersAndRateLimitsCreateOnePersonAndOneLeadPerLead() async throws {
@@ -22,7 +23,8 @@ import Testing
         // A truncated or reset answer after POST /v1/persons leaves a person the retry must find by
         // email; after POST /v1/leads, a lead the retry must find on the person.
         pipedrive.faults.add([
-            .truncated, .reset, .timeout(.milliseconds(1500)), .rateLimited, .serverError(502), .serverError(500),
+            .truncated, .reset, .timeout(RouterHarness.beyondTimeout), .rateLimited, .serverError(502),
+            .serverError(500),
             .slow(.milliseconds(200)), .truncated, .reset,
         ])
         let leads = 5

@@ -11,9 +11,11 @@ import Testing
         let pipedrive = try await PipedriveDouble()
         harness.vault.put("crm/pipedrive", "pipedrive-test-token")
         try await harness.putDestination(
-            "pd", kind: "pipedrive", baseUrl: pipedrive.baseURL, credential: "crm/pipedrive", options: ["ratePerSecond": 200])
+            "pd", kind: "pipedrive", baseUrl: pipedrive.baseURL, credential: "crm/pipedrive",
+            options: ["ratePerSecond": 200])
         try await harness.putRoute(
-            "all", destination: "pd", fieldMap: ["name": "{{firstName}} {{lastName}}", "email": "email", "title": "{{firstName}} via Leadline"])
+            "all", destination: "pd",
+            fieldMap: ["name": "{{firstName}} {{lastName}}", "email": "email", "title": "{{firstName}} via Leadline"])
         // Every request is slow, so the kill lands while writes are applied but not yet answered.
         pipedrive.faults.add(.slow(.milliseconds(700)), times: 40)
 
@@ -40,25 +42,30 @@ import Testing
         let harness = try await RouterHarness()
         // Nothing listens on port 9: deliveries keep retrying until erased.
         harness.vault.put("crm/hubspot", "token")
-        try await harness.putDestination("hs", kind: "hubspot", baseUrl: "http://127.0.0.1:9", credential: "crm/hubspot")
+        try await harness.putDestination(
+            "hs", kind: "hubspot", baseUrl: "http://127.0.0.1:9", credential: "crm/hubspot")
         try await harness.putRoute("all", destination: "hs", fieldMap: ["email": "email"])
         for index in 1...5 { _ = try await harness.enqueue(RouterHarness.lead("erase", index: index)) }
 
         let page = try await harness.router.call("router.listDeliveries", params: ["limit": 2])
         #expect(page["items"]?.arrayValue?.count == 2)
         let cursor = try #require(page["nextCursor"]?.stringValue)
-        let rest = try await harness.router.call("router.listDeliveries", params: ["limit": 10, "cursor": .string(cursor)])
+        let rest = try await harness.router.call(
+            "router.listDeliveries", params: ["limit": 10, "cursor": .string(cursor)])
         #expect(rest["items"]?.arrayValue?.count == 3)
         #expect(rest["nextCursor"] == nil)
         let all = try await harness.deliveries()
         #expect(Set(all.compactMap { $0["id"]?.stringValue }).count == 5)
-        #expect(await harness.router.expectError("router.listDeliveries", params: ["cursor": "bm90LWEtY3Vyc29y"])?.name == "InvalidParams")
+        #expect(
+            await harness.router.expectError("router.listDeliveries", params: ["cursor": "bm90LWEtY3Vyc29y"])?.name
+                == "InvalidParams")
 
         try await eventually { try await harness.deliveries(state: "retrying").count == 5 }
         let retrying = try await harness.deliveries(leadId: "ld_erase_1")
         #expect(retrying.first?["log"]?.arrayValue?.first?["error"]?.string.contains("connection") == true)
 
-        let erased = try await harness.router.call("router.eraseLeads", params: ["leadIds": ["ld_erase_1", "ld_erase_2", "ld_never_seen"]])
+        let erased = try await harness.router.call(
+            "router.eraseLeads", params: ["leadIds": ["ld_erase_1", "ld_erase_2", "ld_never_seen"]])
         #expect(erased["erased"] == 2)
         #expect(try await harness.router.call("router.eraseLeads", params: ["leadIds": ["ld_erase_1"]])["erased"] == 0)
         // An attempt under way when the erasure landed ends dead too, without vendor text.
@@ -68,7 +75,8 @@ import Testing
             return gone.first?["state"] == "dead"
         }
         #expect(gone.first?["lastError"] == "lead erased")
-        #expect(gone.first?["log"]?.arrayValue?.allSatisfy { $0["error"] == nil || $0["error"] == "lead erased" } == true)
+        #expect(
+            gone.first?["log"]?.arrayValue?.allSatisfy { $0["error"] == nil || $0["error"] == "lead erased" } == true)
         // An erased lead replayed later is not stored again.
         let replay = try await harness.enqueue(RouterHarness.lead("erase", index: 1))
         #expect(replay["duplicate"] == .bool(true))

@@ -14,8 +14,12 @@ final class RouterHarness: Sendable {
     static let environment = [
         "LEADLINE_ROUTER_BACKOFF_BASE_MS": "40",
         "LEADLINE_ROUTER_CIRCUIT_COOLDOWN_MS": "250",
-        "LEADLINE_ROUTER_HTTP_TIMEOUT_MS": "1000",
+        // Generous for loopback, so that a loaded CI machine running every suite at once still
+        // answers in time; only `beyondTimeout` answers time out.
+        "LEADLINE_ROUTER_HTTP_TIMEOUT_MS": "2500",
     ]
+    /// A delay the router's HTTP timeout gives up on.
+    static let beyondTimeout: Duration = .milliseconds(4000)
 
     init(extraConfig: String = "") async throws {
         stack = try TestStack(extraConfig: extraConfig, environment: Self.environment)
@@ -35,8 +39,10 @@ final class RouterHarness: Sendable {
     }
 
     @discardableResult
-    func putDestination(_ id: String, kind: String, baseUrl: String? = nil, credential: String,
-                        options: [String: JSONValue] = [:]) async throws -> JSONValue {
+    func putDestination(
+        _ id: String, kind: String, baseUrl: String? = nil, credential: String,
+        options: [String: JSONValue] = [:]
+    ) async throws -> JSONValue {
         var params: [String: JSONValue] = ["id": .string(id), "kind": .string(kind), "credential": .string(credential)]
         if let baseUrl { params["baseUrl"] = .string(baseUrl) }
         if !options.isEmpty { params["options"] = .object(options) }
@@ -49,7 +55,10 @@ final class RouterHarness: Sendable {
     {
         try await router.call(
             "router.putRoute",
-            params: ["id": .string(id), "match": .object(match), "destinationId": .string(destination), "fieldMap": .object(fieldMap)])
+            params: [
+                "id": .string(id), "match": .object(match), "destinationId": .string(destination),
+                "fieldMap": .object(fieldMap),
+            ])
     }
 
     func enqueue(_ lead: JSONValue) async throws -> JSONValue {
@@ -88,8 +97,10 @@ final class RouterHarness: Sendable {
         return try queue.read { db in try String.fetchAll(db, sql: "SELECT event FROM audit_spool ORDER BY id") }
     }
 
-    static func lead(_ tag: String, index: Int, email: String? = nil, formId: String = "555555555555",
-                     company: String? = "Acme GmbH") -> JSONValue {
+    static func lead(
+        _ tag: String, index: Int, email: String? = nil, formId: String = "555555555555",
+        company: String? = "Acme GmbH"
+    ) -> JSONValue {
         var fields: [String: JSONValue] = [
             "email": .string(email ?? "lead\(index).\(tag.lowercased())@example.com"),
             "firstName": .string("Jane\(index)"), "lastName": .string("Doe"), "phone": "+4915123456789",

@@ -18,14 +18,16 @@ import Testing
         // The stored instance_url is stale: only the one the refresh returns reaches the API.
         harness.vault.put(
             "crm/salesforce",
-            #"{"access_token":"00D-old","refresh_token":"5Aep-refresh-0000","client_id":"cid","client_secret":"cs","instance_url":"\#(salesforce.baseURL)/stale"}"#)
+            #"{"access_token":"00D-old","refresh_token":"5Aep-refresh-0000","client_id":"cid","client_secret":"cs","instance_url":"\#(salesforce.baseURL)/stale"}"#
+        )
         try await harness.putDestination(
             "sf", kind: "salesforce", baseUrl: salesforce.baseURL, credential: "crm/salesforce",
             options: ["externalIdField": "Leadline_Id__c", "apiVersion": "v62.0", "ratePerSecond": 200])
         try await harness.putRoute("all", destination: "sf", fieldMap: Self.fieldMap)
         salesforce.tokens.expireAccessTokens()
         salesforce.faults.add([
-            .serverError(503), .serverError(500), .rateLimited, .reset, .timeout(.milliseconds(1500)), .truncated,
+            .serverError(503), .serverError(500), .rateLimited, .reset, .timeout(RouterHarness.beyondTimeout),
+            .truncated,
             .slow(.milliseconds(200)),
         ])
 
@@ -50,9 +52,10 @@ import Testing
         let stored = harness.vault.secret("crm/salesforce")?.value ?? ""
         #expect(stored.contains("\"instance_url\":\"\(salesforce.baseURL)\""))
         // The stale instance only ever saw the first, refused attempts.
-        #expect(salesforce.server.requests.filter { $0.path.hasPrefix("/stale") }.allSatisfy {
-            $0.header("Authorization") == "Bearer 00D-old"
-        })
+        #expect(
+            salesforce.server.requests.filter { $0.path.hasPrefix("/stale") }.allSatisfy {
+                $0.header("Authorization") == "Bearer 00D-old"
+            })
         await salesforce.shutdown()
         await harness.finish()
     }

@@ -32,8 +32,12 @@ final class VaultStandIn: Sendable {
         let updates = self.updates
         var table = RPCMethodTable()
         table.registerRaw("vault.getSecret", .anyService) { params, _ in
-            guard let name = params?["name"]?.stringValue else { throw RPCError.invalidParams("missing required param 'name'") }
-            guard let secret = secrets.withLockedValue({ $0[name] }) else { throw RPCError.notFound("no secret '\(name)'") }
+            guard let name = params?["name"]?.stringValue else {
+                throw RPCError.invalidParams("missing required param 'name'")
+            }
+            guard let secret = secrets.withLockedValue({ $0[name] }) else {
+                throw RPCError.notFound("no secret '\(name)'")
+            }
             var reply: [String: JSONValue] = [
                 "name": .string(name), "version": .int(Int64(secret.version)), "value": .string(secret.value),
                 "kind": "generic", "readers": ["router"],
@@ -50,14 +54,16 @@ final class VaultStandIn: Sendable {
                 guard current.version == Int(expected) else {
                     throw RPCError.conflict("secret '\(name)' is at version \(current.version), not \(expected)")
                 }
-                secrets[name] = Secret(value: value, version: current.version + 1, expiresAt: params?["expiresAt"]?.stringValue)
+                secrets[name] = Secret(
+                    value: value, version: current.version + 1, expiresAt: params?["expiresAt"]?.stringValue)
                 return current.version + 1
             }
             updates.withLockedValue { $0 += 1 }
             return ["name": .string(name), "version": .int(Int64(version))]
         }
         let user = UserAccount.lookup(uid: getuid())?.name ?? "root"
-        let access = AccessPolicy(admins: [user], services: ["vault": user, "router": user, "ingest": user, "audit": user])
+        let access = AccessPolicy(
+            admins: [user], services: ["vault": user, "router": user, "ingest": user, "audit": user])
         server = RPCServer(
             dispatcher: RPCDispatcher(table: table), access: access, limits: RPCLimits(),
             logger: Logger(label: "test.vault"))

@@ -14,7 +14,9 @@ import Testing
         try await harness.putDestination(
             "wh", kind: "webhook", credential: "hooks/signing", options: ["url": .string(receiver.url)])
         try await harness.putRoute("all", destination: "wh", fieldMap: [:])
-        receiver.faults.add([.timeout(.milliseconds(1500)), .reset, .truncated, .serverError(503), .slow(.milliseconds(200))])
+        receiver.faults.add([
+            .timeout(RouterHarness.beyondTimeout), .reset, .truncated, .serverError(503), .slow(.milliseconds(200)),
+        ])
 
         let leads = 4
         var leadsById: [String: JSONValue] = [:]
@@ -46,7 +48,8 @@ import Testing
         let harness = try await RouterHarness()
         let receiver = try await WebhookReceiverDouble(secret: "whsec-test")
         harness.vault.put("hooks/signing", "whsec-test")
-        try await harness.putDestination("wh", kind: "webhook", credential: "hooks/signing", options: ["url": .string(receiver.url)])
+        try await harness.putDestination(
+            "wh", kind: "webhook", credential: "hooks/signing", options: ["url": .string(receiver.url)])
         try await harness.putRoute("all", destination: "wh", fieldMap: [:])
         // The receiver keeps failing until the circuit is seen open.
         receiver.faults.add(.serverError(503), times: 1000)
