@@ -71,8 +71,9 @@ public final class TokenBook: Sendable {
         return state.withLockedValue { $0.valid.contains(token) }
     }
 
-    /// A new access token when `refreshToken` is the current one.
-    func refresh(with refreshToken: String?) -> String? {
+    /// A new access token when `refreshToken` is the current one (as the token endpoint does;
+    /// tests call it to play another refresher).
+    public func refresh(with refreshToken: String?) -> String? {
         state.withLockedValue { state in
             guard refreshToken == state.refreshToken else { return nil }
             state.issued += 1

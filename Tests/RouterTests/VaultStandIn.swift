@@ -16,6 +16,8 @@ final class VaultStandIn: Sendable {
 
     private let secrets = NIOLockedValueBox([String: Secret]())
     private let updates = NIOLockedValueBox(0)
+    /// A value another refresher writes just before the next updateSecret lands.
+    private let racingValue = NIOLockedValueBox<String?>(nil)
     private let server: RPCServer
 
     var updateCount: Int { updates.withLockedValue { $0 } }
@@ -27,9 +29,16 @@ final class VaultStandIn: Sendable {
         }
     }
 
+    /// The next updateSecret finds the secret already replaced by another refresher: it must
+    /// answer Conflict, and the caller must re-read rather than overwrite.
+    func someoneElseUpdatesFirst(with value: String) {
+        racingValue.withLockedValue { $0 = value }
+    }
+
     init(socketPath: String) async throws {
         let secrets = self.secrets
         let updates = self.updates
+        let racingValue = self.racingValue
         var table = RPCMethodTable()
         table.registerRaw("vault.getSecret", .anyService) { params, _ in
             guard let name = params?["name"]?.stringValue else {
@@ -50,6 +59,13 @@ final class VaultStandIn: Sendable {
                 let expected = params?["expectedVersion"]?.intValue
             else { throw RPCError.invalidParams("name, value and expectedVersion are required") }
             let version = try secrets.withLockedValue { secrets -> Int in
+                if let racing = racingValue.withLockedValue({ value in
+                    defer { value = nil }; return value
+                }),
+                    let current = secrets[name]
+                {
+                    secrets[name] = Secret(value: racing, version: current.version + 1, expiresAt: nil)
+                }
                 guard let current = secrets[name] else { throw RPCError.notFound("no secret '\(name)'") }
                 guard current.version == Int(expected) else {
                     throw RPCError.conflict("secret '\(name)' is at version \(current.version), not \(expected)")
