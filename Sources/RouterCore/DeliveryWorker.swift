@@ -148,8 +148,10 @@ final class DeliveryWorker: Service, Sendable, CustomStringConvertible {
             verdict: verdict, httpStatus: failure.httpStatus, latencyMs: latencyMs, error: failure.message)
     }
 
+    func backoff(attempts: Int) -> Double { Self.backoff(attempts: attempts, timing: timing) }
+
     /// Exponential with "equal jitter": half the step fixed, half random, capped.
-    func backoff(attempts: Int) -> Double {
+    static func backoff(attempts: Int, timing: DeliveryTiming) -> Double {
         let step = min(timing.maximumBackoff, timing.baseBackoff * pow(2, Double(max(0, attempts - 1))))
         return step / 2 + Double.random(in: 0...(step / 2))
     }
