@@ -133,7 +133,15 @@ struct Outbox: Sendable {
     /// Marks up to `limit` due deliveries of one destination in flight and returns them.
     func claim(destinationId: String, limit: Int, now: Double) async throws -> [DeliveryJob] {
         try await storage.groupedWrite { db in
-            guard let destination = try RouterCatalog.destination(destinationId, in: db) else { return [] }
+            guard let destination = try RouterCatalog.destination(destinationId, in: db) else {
+                // Deleted while one of its deliveries was in flight: that one came back to the queue.
+                try db.execute(
+                    sql: """
+                        UPDATE deliveries SET state = 'dead', last_error = 'destination deleted', next_attempt_at = NULL,
+                        updated_at = ? WHERE destination_id = ? AND state IN ('pending', 'retrying')
+                        """, arguments: [now, destinationId])
+                return []
+            }
             let rows = try Row.fetchAll(
                 db,
                 sql: """

@@ -24,7 +24,9 @@ public enum RouterDaemon {
 
         let catalog = RouterCatalog(storage: storage, spool: spool)
         let outbox = Outbox(
-            storage: storage, spool: spool, maxAttemptsSeconds: Double(context.config.router.maxAttemptsHours) * 3600)
+            storage: storage, spool: spool,
+            maxAttemptsSeconds: timing.maxAttemptsSecondsOverride ?? Double(context.config.router.maxAttemptsHours)
+                * 3600)
         let health = DestinationHealth(timing: timing)
         let worker = DeliveryWorker(
             outbox: outbox, health: health, timing: timing, context: factory, logger: context.logger)

@@ -34,6 +34,8 @@ struct DeliveryTiming: Sendable {
     var concurrency = 32
     /// How long a credential read from the vault is reused.
     var credentialCacheSeconds: Double = 60
+    /// Replaces [router] max_attempts_hours (whole hours) so tests can watch a delivery give up.
+    var maxAttemptsSecondsOverride: Double?
 
     static func fromEnvironment(_ environment: [String: String] = ProcessInfo.processInfo.environment) -> DeliveryTiming
     {
@@ -50,6 +52,7 @@ struct DeliveryTiming: Sendable {
         if let value = milliseconds("LEADLINE_ROUTER_HTTP_TIMEOUT_MS") {
             timing.requestTimeout = .milliseconds(Int64(value * 1000))
         }
+        if let value = milliseconds("LEADLINE_ROUTER_MAX_ATTEMPTS_MS") { timing.maxAttemptsSecondsOverride = value }
         if let text = environment["LEADLINE_ROUTER_CONCURRENCY"], let value = Int(text), (1...512).contains(value) {
             timing.concurrency = value
         }

@@ -103,6 +103,16 @@ import Testing
         #expect(bad?.name == "InvalidParams")
         #expect(try await harness.deliveries().count == 1)
 
+        // Deleting the destination ends its waiting delivery.
+        _ = try await harness.router.call("router.deleteRoute", params: ["id": "only-form-a"])
+        _ = try await harness.router.call("router.deleteDestination", params: ["id": "hs"])
+        var gone: [JSONValue] = []
+        try await eventually {
+            gone = try await harness.deliveries()
+            return gone.first?["state"] == "dead"
+        }
+        #expect(gone.first?["lastError"] == "destination deleted")
+
         let events = try harness.spooledAuditEvents()
         #expect(events.contains { $0.contains("router.enqueueLead") })
         #expect(!events.contains { $0.contains("@example.com") })

@@ -38,6 +38,22 @@ import Testing
         await harness.finish()
     }
 
+    @Test func deliveriesGiveUpAfterTheAttemptWindow() async throws {
+        // A 1.5 s attempt window stands in for [router] max_attempts_hours.
+        let harness = try await RouterHarness(environment: ["LEADLINE_ROUTER_MAX_ATTEMPTS_MS": "1500"])
+        harness.vault.put("crm/hubspot", "token")
+        try await harness.putDestination(
+            "down", kind: "hubspot", baseUrl: "http://127.0.0.1:9", credential: "crm/hubspot")
+        try await harness.putRoute("down", destination: "down", fieldMap: ["email": "email"], match: ["formId": "a"])
+        _ = try await harness.enqueue(RouterHarness.lead("window", index: 1, formId: "a"))
+        let expired = try await harness.settled(expected: 1, timeout: 15)
+        #expect(expired.first?["state"] == "dead")
+        #expect(expired.first?["lastError"]?.string.hasPrefix("gave up after max_attempts_hours") == true)
+        #expect((expired.first?["attempts"]?.intValue ?? 0) > 1)
+
+        await harness.finish()
+    }
+
     @Test func eraseRetryAndPaging() async throws {
         let harness = try await RouterHarness()
         // Nothing listens on port 9: deliveries keep retrying until erased.

@@ -21,8 +21,8 @@ final class RouterHarness: Sendable {
     /// A delay the router's HTTP timeout gives up on.
     static let beyondTimeout: Duration = .milliseconds(4000)
 
-    init(extraConfig: String = "") async throws {
-        stack = try TestStack(extraConfig: extraConfig, environment: Self.environment)
+    init(extraConfig: String = "", environment: [String: String] = [:]) async throws {
+        stack = try TestStack(extraConfig: extraConfig, environment: Self.environment.merging(environment) { $1 })
         vault = try await VaultStandIn(socketPath: stack.socketPath("vault"))
         try stack.start("router")
         router = stack.client("router")
