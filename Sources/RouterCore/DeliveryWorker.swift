@@ -64,29 +64,35 @@ final class DeliveryWorker: Service, Sendable, CustomStringConvertible {
         logger.debug("delivery worker stopped")
     }
 
+    /// Claims what each destination's rate limit and circuit admit, in one transaction.
     private func claimDue() async -> [DeliveryJob] {
         let now = RouterTime.now()
         var free = timing.concurrency - inFlight
         guard free > 0 else { return [] }
-        var jobs: [DeliveryJob] = []
         do {
-            let destinations = try await outbox.dueDestinations(now: now)
-            for id in destinations.shuffled() where free > 0 {
-                guard
-                    let destination = try await outbox.storage.read({ db in try RouterCatalog.destination(id, in: db) })
-                else { continue }
-                let admitted = health.admit(destination, wanted: free, now: now)
+            var limits: [(destinationId: String, limit: Int)] = []
+            for due in try await outbox.dueDestinations(now: now).shuffled() where free > 0 {
+                guard let destination = due.destination else {
+                    limits.append((due.id, 0))  // deleted: the claim ends its deliveries
+                    continue
+                }
+                let admitted = health.admit(destination, wanted: min(free, due.due), now: now)
                 guard admitted > 0 else { continue }
-                let claimed = try await outbox.claim(destinationId: id, limit: admitted, now: now)
-                // Nothing was left to claim (another change won the race): a half-open probe slot returns.
-                if claimed.isEmpty { health.recordNeutral(id) }
-                free -= claimed.count
-                jobs += claimed
+                limits.append((due.id, admitted))
+                free -= admitted
             }
+            guard !limits.isEmpty else { return [] }
+            let jobs = try await outbox.claim(limits, now: now)
+            for (id, admitted) in limits where admitted > 0 {
+                // Fewer were left than admitted (a retry or an erasure won the race): give the rest back.
+                let claimed = jobs.count { $0.destination.id == id }
+                if claimed < admitted { health.giveBack(id, admitted - claimed) }
+            }
+            return jobs
         } catch {
             logger.error("cannot claim deliveries", metadata: ["error": "\(error)"])
+            return []
         }
-        return jobs
     }
 
     /// One attempt of one delivery, start to recorded outcome.

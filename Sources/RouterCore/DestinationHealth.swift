@@ -64,6 +64,19 @@ final class DestinationHealth: Sendable {
         }
     }
 
+    /// Admissions that found nothing to send: their tokens return, and a half-open probe slot too.
+    func giveBack(_ destinationId: String, _ count: Int) {
+        states.withLockedValue { states in
+            guard var state = states[destinationId] else { return }
+            if state.circuit == .halfOpen {
+                state.probeInFlight = false
+            } else {
+                state.tokens += Double(count)
+            }
+            states[destinationId] = state
+        }
+    }
+
     /// The vendor asked for a pause (429, REQUEST_LIMIT_EXCEEDED): nothing starts before `until`.
     func pause(_ destinationId: String, until: Double) {
         states.withLockedValue { states in

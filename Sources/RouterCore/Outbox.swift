@@ -118,67 +118,75 @@ struct Outbox: Sendable {
         }
     }
 
-    /// Destinations with deliveries due now.
-    func dueDestinations(now: Double) async throws -> [String] {
+    /// Destinations with deliveries due now, how many each, and their settings (nil: deleted).
+    func dueDestinations(now: Double) async throws -> [(id: String, due: Int, destination: Destination?)] {
         try await storage.read { db in
-            try String.fetchAll(
+            try Row.fetchAll(
                 db,
                 sql: """
-                    SELECT DISTINCT destination_id FROM deliveries
-                    WHERE state IN ('pending', 'retrying') AND next_attempt_at <= ?
-                    """, arguments: [now])
+                    SELECT destination_id, count(*) AS due FROM deliveries
+                    WHERE state IN ('pending', 'retrying') AND next_attempt_at <= ? GROUP BY destination_id
+                    """, arguments: [now]
+            ).map { row in
+                let id: String = row["destination_id"]
+                return (id, row["due"], try RouterCatalog.destination(id, in: db))
+            }
         }
     }
 
-    /// Marks up to `limit` due deliveries of one destination in flight and returns them.
-    func claim(destinationId: String, limit: Int, now: Double) async throws -> [DeliveryJob] {
+    /// Marks due deliveries in flight, up to a limit per destination, in one transaction.
+    func claim(_ limits: [(destinationId: String, limit: Int)], now: Double) async throws -> [DeliveryJob] {
         try await storage.groupedWrite { db in
-            guard let destination = try RouterCatalog.destination(destinationId, in: db) else {
-                // Deleted while one of its deliveries was in flight: that one came back to the queue.
-                try db.execute(
-                    sql: """
-                        UPDATE deliveries SET state = 'dead', last_error = 'destination deleted', next_attempt_at = NULL,
-                        updated_at = ? WHERE destination_id = ? AND state IN ('pending', 'retrying')
-                        """, arguments: [now, destinationId])
-                return []
-            }
-            let rows = try Row.fetchAll(
-                db,
+            try limits.flatMap { try Self.claim(destinationId: $0.destinationId, limit: $0.limit, now: now, in: db) }
+        }
+    }
+
+    private static func claim(destinationId: String, limit: Int, now: Double, in db: Database) throws -> [DeliveryJob] {
+        guard let destination = try RouterCatalog.destination(destinationId, in: db) else {
+            // Deleted while one of its deliveries was in flight: that one came back to the queue.
+            try db.execute(
                 sql: """
-                    SELECT d.id, d.lead_id, d.field_map, d.attempts, d.deadline_at, d.progress, l.payload
-                    FROM deliveries d JOIN leads l ON l.id = d.lead_id
-                    WHERE d.destination_id = ? AND d.state IN ('pending', 'retrying') AND d.next_attempt_at <= ?
-                    ORDER BY d.next_attempt_at, d.id LIMIT ?
-                    """, arguments: [destinationId, now, limit])
-            var jobs: [DeliveryJob] = []
-            for row in rows {
-                let id: String = row["id"]
-                guard let payload: String = row["payload"] else {
-                    try db.execute(
-                        sql:
-                            "UPDATE deliveries SET state = 'dead', last_error = 'lead erased', updated_at = ? WHERE id = ?",
-                        arguments: [now, id])
-                    continue
-                }
+                    UPDATE deliveries SET state = 'dead', last_error = 'destination deleted', next_attempt_at = NULL,
+                    updated_at = ? WHERE destination_id = ? AND state IN ('pending', 'retrying')
+                    """, arguments: [now, destinationId])
+            return []
+        }
+        let rows = try Row.fetchAll(
+            db,
+            sql: """
+                SELECT d.id, d.lead_id, d.field_map, d.attempts, d.deadline_at, d.progress, l.payload
+                FROM deliveries d JOIN leads l ON l.id = d.lead_id
+                WHERE d.destination_id = ? AND d.state IN ('pending', 'retrying') AND d.next_attempt_at <= ?
+                ORDER BY d.next_attempt_at, d.id LIMIT ?
+                """, arguments: [destinationId, now, limit])
+        var jobs: [DeliveryJob] = []
+        for row in rows {
+            let id: String = row["id"]
+            guard let payload: String = row["payload"] else {
                 try db.execute(
                     sql:
-                        "UPDATE deliveries SET state = 'inflight', attempts = attempts + 1, updated_at = ? WHERE id = ?",
+                        "UPDATE deliveries SET state = 'dead', last_error = 'lead erased', updated_at = ? WHERE id = ?",
                     arguments: [now, id])
-                let progressText: String? = row["progress"]
-                let progress =
-                    try progressText.map {
-                        try JSONCoding.decoder().decode([String: String].self, from: Data($0.utf8))
-                    } ?? [:]
-                let mapText: String = row["field_map"]
-                jobs.append(
-                    DeliveryJob(
-                        id: id, leadId: row["lead_id"], lead: try JSONCoding.parse(Array(payload.utf8)),
-                        destination: destination,
-                        fieldMap: try JSONCoding.decoder().decode([String: JSONValue].self, from: Data(mapText.utf8)),
-                        attempts: (row["attempts"] as Int) + 1, deadline: row["deadline_at"], progress: progress))
+                continue
             }
-            return jobs
+            try db.execute(
+                sql:
+                    "UPDATE deliveries SET state = 'inflight', attempts = attempts + 1, updated_at = ? WHERE id = ?",
+                arguments: [now, id])
+            let progressText: String? = row["progress"]
+            let progress =
+                try progressText.map {
+                    try JSONCoding.decoder().decode([String: String].self, from: Data($0.utf8))
+                } ?? [:]
+            let mapText: String = row["field_map"]
+            jobs.append(
+                DeliveryJob(
+                    id: id, leadId: row["lead_id"], lead: try JSONCoding.parse(Array(payload.utf8)),
+                    destination: destination,
+                    fieldMap: try JSONCoding.decoder().decode([String: JSONValue].self, from: Data(mapText.utf8)),
+                    attempts: (row["attempts"] as Int) + 1, deadline: row["deadline_at"], progress: progress))
         }
+        return jobs
     }
 
     func saveProgress(deliveryId: String, progress: [String: String]) async throws {
