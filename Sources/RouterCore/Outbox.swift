@@ -37,6 +37,7 @@ struct AttemptOutcome: Sendable {
 struct Outbox: Sendable {
     let storage: Storage
     let spool: AuditSpool
+    let routeCache: RouteCache
     let maxAttemptsSeconds: Double
 
     /// Stable per (lead, destination): a replayed lead can never get a second delivery.
@@ -61,6 +62,7 @@ struct Outbox: Sendable {
         let now = RouterTime.now()
         let deadline = now + maxAttemptsSeconds
         let spool = self.spool
+        let routeCache = self.routeCache
         return try await storage.groupedWrite { db in
             if try Bool.fetchOne(db, sql: "SELECT 1 FROM leads WHERE id = ?", arguments: [leadId]) == true {
                 let existing = try String.fetchAll(
@@ -71,7 +73,7 @@ struct Outbox: Sendable {
                 sql: "INSERT INTO leads (id, payload, received_at) VALUES (?, ?, ?)", arguments: [leadId, payload, now])
             var created: [String] = []
             var destinations = Set<String>()
-            for route in try RouterCatalog.routes(in: db) where route.enabled && Self.matches(route.match, lead) {
+            for route in try routeCache.routes(in: db) where route.enabled && Self.matches(route.match, lead) {
                 // One delivery per destination even when several routes lead there: the first route by id wins.
                 guard destinations.insert(route.destinationId).inserted else { continue }
                 let id = Self.deliveryID(leadId: leadId, destinationId: route.destinationId)

@@ -3,12 +3,14 @@ import GRDB
 import LeadlineRPC
 import LeadlineRuntime
 import LeadlineStorage
+import NIOConcurrencyHelpers
 
 /// Destinations and routes: validated when put, stored as their JSON documents, every change an
 /// audit event in the same transaction.
 struct RouterCatalog: Sendable {
     let storage: Storage
     let spool: AuditSpool
+    let routeCache: RouteCache
 
     static func defaultBaseURL(_ kind: DestinationKind) -> String? {
         switch kind {
@@ -113,7 +115,10 @@ struct RouterCatalog: Sendable {
 
     func putRoute(_ params: PutRoute.Params, actor: String) async throws -> Route {
         let now = RouterTime.iso(RouterTime.now())
+        let routeCache = self.routeCache
+        defer { routeCache.invalidate() }
         return try await storage.groupedWrite { db in
+            routeCache.invalidate()
             guard let destination = try Self.destination(params.destinationId, in: db) else {
                 throw RPCError.notFound("no destination '\(params.destinationId)'")
             }
@@ -144,7 +149,10 @@ struct RouterCatalog: Sendable {
     }
 
     func deleteRoute(_ id: String, actor: String) async throws {
+        let routeCache = self.routeCache
+        defer { routeCache.invalidate() }
         try await storage.groupedWrite { db in
+            routeCache.invalidate()
             try db.execute(sql: "DELETE FROM routes WHERE id = ?", arguments: [id])
             guard db.changesCount > 0 else { throw RPCError.notFound("no route '\(id)'") }
             try spool.record(
@@ -167,5 +175,20 @@ struct RouterCatalog: Sendable {
 
     static func text(_ value: some Encodable) throws -> String {
         String(decoding: try JSONCoding.encode(value), as: UTF8.self)
+    }
+}
+
+/// Enabled routes, parsed once per change instead of once per lead. Writers invalidate it inside
+/// their transaction and again after the commit, so a lead enqueued after a route change sees it.
+final class RouteCache: Sendable {
+    private let routes = NIOLockedValueBox<[Route]?>(nil)
+
+    func invalidate() { routes.withLockedValue { $0 = nil } }
+
+    func routes(in db: Database) throws -> [Route] {
+        if let cached = routes.withLockedValue({ $0 }) { return cached }
+        let loaded = try RouterCatalog.routes(in: db)
+        routes.withLockedValue { $0 = loaded }
+        return loaded
     }
 }

@@ -22,9 +22,10 @@ public enum RouterDaemon {
             http: http, tokens: OAuthTokens(credentials: credentials, http: http), credentials: credentials,
             timing: timing)
 
-        let catalog = RouterCatalog(storage: storage, spool: spool)
+        let routeCache = RouteCache()
+        let catalog = RouterCatalog(storage: storage, spool: spool, routeCache: routeCache)
         let outbox = Outbox(
-            storage: storage, spool: spool,
+            storage: storage, spool: spool, routeCache: routeCache,
             maxAttemptsSeconds: timing.maxAttemptsSecondsOverride ?? Double(context.config.router.maxAttemptsHours)
                 * 3600)
         let health = DestinationHealth(timing: timing)
