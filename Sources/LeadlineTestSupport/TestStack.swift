@@ -111,7 +111,9 @@ public final class TestStack: @unchecked Sendable {
         let process = try ChildProcess(
             path: activator, arguments: arguments, environment: [:], logPath: logPath(service))
         lock.withLock { processes[service] = process }
-        try waitFor(timeout: 10) { FileManager.default.fileExists(atPath: self.socketPath(service)) }
+        // The file appears at bind(), a moment before listen(): wait for the listening state so the
+        // first connect is not refused, without connecting (which would start the daemon early).
+        try waitFor(timeout: 10) { TestStack.isListening(self.socketPath(service)) }
         return process
     }
 
@@ -172,6 +174,22 @@ public final class TestStack: @unchecked Sendable {
     }
 
     // MARK: helpers
+
+    /// True when a Unix socket bound at `path` is in the listening state (/proc/net/unix flag __SO_ACCEPTCON).
+    public static func isListening(_ path: String) -> Bool {
+        // procfs files report size 0: read to EOF rather than trusting a size-based read.
+        guard let handle = FileHandle(forReadingAtPath: "/proc/net/unix") else {
+            return FileManager.default.fileExists(atPath: path)
+        }
+        defer { try? handle.close() }
+        let table = String(decoding: handle.readDataToEndOfFile(), as: UTF8.self)
+        for line in table.split(separator: "\n").dropFirst() {
+            let fields = line.split(separator: " ", omittingEmptySubsequences: true)
+            guard fields.count >= 8, fields[7] == path, let flags = UInt32(fields[3], radix: 16) else { continue }
+            if flags & 0x10000 != 0 { return true }
+        }
+        return false
+    }
 
     static func makeTemporaryDirectory() throws -> String {
         var template = Array("/tmp/llt-XXXXXX".utf8CString)
