@@ -3,7 +3,8 @@ import LeadlineTestDoubles
 
 /// `--hubspot-port N`, `--salesforce-port N`, `--pipedrive-port N`, `--webhook-port N` start the CRM
 /// doubles (for `make run` and the bench); `--hubspot-token`, `--pipedrive-token`, `--webhook-secret`
-/// set what they accept. Kept apart from the Graph API options so each double's flags live with it.
+/// set what they accept (defaults: the dev placeholders systemd/seed-local.sh stores in the vault
+/// for `make run`). Kept apart from the Graph API options so each double's flags live with it.
 enum CRMDoubleOptions {
     struct Started {
         var hubspot: HubSpotDouble?
@@ -29,7 +30,7 @@ enum CRMDoubleOptions {
         var started = Started()
         if let port = try port("--hubspot-port", in: arguments) {
             let double = try await HubSpotDouble(
-                port: port, accessToken: value("--hubspot-token", in: arguments) ?? "hubspot-test-token")
+                port: port, accessToken: value("--hubspot-token", in: arguments) ?? "dev-hubspot-token")
             announce("hubspot double on \(double.baseURL)")
             started.hubspot = double
         }
@@ -40,13 +41,13 @@ enum CRMDoubleOptions {
         }
         if let port = try port("--pipedrive-port", in: arguments) {
             let double = try await PipedriveDouble(
-                port: port, apiToken: value("--pipedrive-token", in: arguments) ?? "pipedrive-test-token")
+                port: port, apiToken: value("--pipedrive-token", in: arguments) ?? "dev-pipedrive-token")
             announce("pipedrive double on \(double.baseURL)")
             started.pipedrive = double
         }
         if let port = try port("--webhook-port", in: arguments) {
             let double = try await WebhookReceiverDouble(
-                port: port, secret: value("--webhook-secret", in: arguments) ?? "webhook-test-secret")
+                port: port, secret: value("--webhook-secret", in: arguments) ?? "dev-webhook-secret")
             announce("webhook receiver double on \(double.url)")
             started.webhook = double
         }

@@ -15,7 +15,7 @@ import Testing
     @Test func lostAnswersAndRateLimitsCreateOnePersonAndOneLeadPerLead() async throws {
         let harness = try await RouterHarness()
         let pipedrive = try await PipedriveDouble(rateLimitHeaders: ["x-ratelimit-reset": "1"])
-        harness.vault.put("crm/pipedrive", "pipedrive-test-token")
+        try await harness.putSecret("crm/pipedrive", "pipedrive-test-token")
         try await harness.putDestination(
             "pd", kind: "pipedrive", baseUrl: pipedrive.baseURL, credential: "crm/pipedrive",
             options: ["ownerId": 7, "ratePerSecond": 200])

@@ -9,7 +9,7 @@ import Testing
     @Test func routerKilledMidDeliveryCreatesNoDuplicate() async throws {
         let harness = try await RouterHarness()
         let pipedrive = try await PipedriveDouble()
-        harness.vault.put("crm/pipedrive", "pipedrive-test-token")
+        try await harness.putSecret("crm/pipedrive", "pipedrive-test-token")
         try await harness.putDestination(
             "pd", kind: "pipedrive", baseUrl: pipedrive.baseURL, credential: "crm/pipedrive",
             options: ["ratePerSecond": 200])
@@ -41,7 +41,7 @@ import Testing
     @Test func deliveriesGiveUpAfterTheAttemptWindow() async throws {
         // A 1.5 s attempt window stands in for [router] max_attempts_hours.
         let harness = try await RouterHarness(environment: ["LEADLINE_ROUTER_MAX_ATTEMPTS_MS": "1500"])
-        harness.vault.put("crm/hubspot", "token")
+        try await harness.putSecret("crm/hubspot", "token")
         try await harness.putDestination(
             "down", kind: "hubspot", baseUrl: "http://127.0.0.1:9", credential: "crm/hubspot")
         try await harness.putRoute("down", destination: "down", fieldMap: ["email": "email"], match: ["formId": "a"])
@@ -57,7 +57,7 @@ import Testing
     @Test func eraseRetryAndPaging() async throws {
         let harness = try await RouterHarness()
         // Nothing listens on port 9: deliveries keep retrying until erased.
-        harness.vault.put("crm/hubspot", "token")
+        try await harness.putSecret("crm/hubspot", "token")
         try await harness.putDestination(
             "hs", kind: "hubspot", baseUrl: "http://127.0.0.1:9", credential: "crm/hubspot")
         try await harness.putRoute("all", destination: "hs", fieldMap: ["email": "email"])

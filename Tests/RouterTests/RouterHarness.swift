@@ -8,8 +8,11 @@ import Testing
 /// timeout clocks shrunk so faults play out in milliseconds.
 final class RouterHarness: Sendable {
     let stack: TestStack
-    let vault: VaultStandIn
+    /// The vault stand-in, or nil when the real leadline-vault runs.
+    let standIn: VaultStandIn?
     let router: RecordingClient
+
+    var vault: VaultStandIn { standIn! }
 
     static let environment = [
         "LEADLINE_ROUTER_BACKOFF_BASE_MS": "40",
@@ -21,9 +24,14 @@ final class RouterHarness: Sendable {
     /// A delay the router's HTTP timeout gives up on.
     static let beyondTimeout: Duration = .milliseconds(4000)
 
-    init(extraConfig: String = "", environment: [String: String] = [:]) async throws {
+    init(extraConfig: String = "", environment: [String: String] = [:], realVault: Bool = true) async throws {
         stack = try TestStack(extraConfig: extraConfig, environment: Self.environment.merging(environment) { $1 })
-        vault = try await VaultStandIn(socketPath: stack.socketPath("vault"))
+        if realVault {
+            standIn = nil
+            try stack.start("vault")
+        } else {
+            standIn = try await VaultStandIn(socketPath: stack.socketPath("vault"))
+        }
         try stack.start("router")
         router = stack.client("router")
         // systemd-socket-activate creates the socket file at bind() and listens a moment later; on
@@ -32,9 +40,31 @@ final class RouterHarness: Sendable {
         try await eventually(timeout: 10) { try await router.call("service.ping")["pong"] == .bool(true) }
     }
 
+    /// Stores a credential the router may read: in the real vault (admin putSecret, reader
+    /// router) or in the stand-in.
+    func putSecret(_ name: String, _ value: String) async throws {
+        if let standIn {
+            standIn.put(name, value)
+            return
+        }
+        let stored = try await stack.client("vault").call(
+            "vault.putSecret", params: ["name": .string(name), "value": .string(value), "readers": ["router"]])
+        #expect(stored["name"]?.stringValue == name)
+    }
+
+    /// The credential as the vault now holds it (the test user holds the router role, a reader).
+    func storedSecret(_ name: String) async throws -> (value: String, version: Int64, expiresAt: String?) {
+        if let standIn {
+            let secret = try #require(standIn.secret(name))
+            return (secret.value, Int64(secret.version), secret.expiresAt)
+        }
+        let secret = try await stack.client("vault").call("vault.getSecret", params: ["name": .string(name)])
+        return (secret["value"]?.stringValue ?? "", secret["version"]?.intValue ?? 0, secret["expiresAt"]?.stringValue)
+    }
+
     func finish() async {
         stack.stopAll()
-        await vault.shutdown()
+        await standIn?.shutdown()
         stack.removeFiles()
     }
 

@@ -16,7 +16,7 @@ import Testing
         let harness = try await RouterHarness()
         let salesforce = try await SalesforceDouble(accessToken: "00D-old")
         // The stored instance_url is stale: only the one the refresh returns reaches the API.
-        harness.vault.put(
+        try await harness.putSecret(
             "crm/salesforce",
             #"{"access_token":"00D-old","refresh_token":"5Aep-refresh-0000","client_id":"cid","client_secret":"cs","instance_url":"\#(salesforce.baseURL)/stale"}"#
         )
@@ -49,7 +49,7 @@ import Testing
             #expect(delivery["crmRecordId"]?.string == salesforce.records[key]?.id)
         }
         #expect(salesforce.tokens.refreshes == 1)
-        let stored = harness.vault.secret("crm/salesforce")?.value ?? ""
+        let stored = try await harness.storedSecret("crm/salesforce").value
         #expect(stored.contains("\"instance_url\":\"\(salesforce.baseURL)\""))
         // The stale instance only ever saw the first, refused attempts.
         #expect(

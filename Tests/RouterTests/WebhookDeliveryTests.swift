@@ -10,7 +10,7 @@ import Testing
     @Test func signedLeadWithIdempotencyKeySurvivesFaults() async throws {
         let harness = try await RouterHarness()
         let receiver = try await WebhookReceiverDouble(secret: "whsec-test")
-        harness.vault.put("hooks/signing", "whsec-test")
+        try await harness.putSecret("hooks/signing", "whsec-test")
         try await harness.putDestination(
             "wh", kind: "webhook", credential: "hooks/signing", options: ["url": .string(receiver.url)])
         try await harness.putRoute("all", destination: "wh", fieldMap: [:])
@@ -47,7 +47,7 @@ import Testing
     @Test func circuitOpensOnConsecutiveFailuresAndClosesAfterAProbe() async throws {
         let harness = try await RouterHarness()
         let receiver = try await WebhookReceiverDouble(secret: "whsec-test")
-        harness.vault.put("hooks/signing", "whsec-test")
+        try await harness.putSecret("hooks/signing", "whsec-test")
         try await harness.putDestination(
             "wh", kind: "webhook", credential: "hooks/signing", options: ["url": .string(receiver.url)])
         try await harness.putRoute("all", destination: "wh", fieldMap: [:])
