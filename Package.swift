@@ -89,7 +89,7 @@ let package = Package(
         .executableTarget(
             name: "leadline-bench",
             dependencies: [
-                "LeadlineRPC", "LeadlineStorage", "LeadlineTestSupport", argumentParser, crypto,
+                "LeadlineRPC", "LeadlineStorage", "LeadlineTestSupport", "LeadlineTestDoubles", argumentParser, crypto,
                 .product(name: "GRDBSQLite", package: "GRDB.swift"),
             ] + nio),
         .executableTarget(name: "rpc-baseline-c", path: "Sources/rpc-baseline-c"),
