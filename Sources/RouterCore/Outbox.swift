@@ -89,6 +89,10 @@ struct Outbox: Sendable {
                     ])
                 created.append(id)
             }
+            // No route took it: keep the id (replays stay duplicates) but not the personal data.
+            if created.isEmpty {
+                try db.execute(sql: "UPDATE leads SET payload = NULL WHERE id = ?", arguments: [leadId])
+            }
             try spool.record(
                 [
                     AuditEvent(

