@@ -59,4 +59,29 @@ import Testing
         await salesforce.shutdown()
         await harness.finish()
     }
+
+    @Test func withoutAnExternalIdFieldLeadsAreCreated() async throws {
+        let harness = try await RouterHarness()
+        let salesforce = try await SalesforceDouble(accessToken: "00D-current")
+        try await harness.putSecret(
+            "crm/salesforce",
+            #"{"access_token":"00D-current","refresh_token":"5Aep-refresh-0000","instance_url":"\#(salesforce.baseURL)"}"#
+        )
+        try await harness.putDestination(
+            "sf", kind: "salesforce", baseUrl: salesforce.baseURL, credential: "crm/salesforce")
+        try await harness.putRoute("all", destination: "sf", fieldMap: Self.fieldMap)
+
+        for index in 1...2 { _ = try await harness.enqueue(RouterHarness.lead("sfcreate", index: index)) }
+        let settled = try await harness.settled(expected: 2)
+        #expect(settled.allSatisfy { $0["state"] == "delivered" })
+        #expect(Set(salesforce.records.values.map(\.id)) == Set(settled.compactMap { $0["crmRecordId"]?.stringValue }))
+        #expect(
+            salesforce.server.requests.filter { $0.method == "POST" }.allSatisfy {
+                $0.path == "/services/data/v62.0/sobjects/Lead"
+            })
+        let check = try await harness.router.call("router.testDestination", params: ["id": "sf"])
+        #expect(check["ok"] == .bool(true))
+        await salesforce.shutdown()
+        await harness.finish()
+    }
 }
