@@ -65,7 +65,10 @@ let package = Package(
         .target(
             name: "IngestCore",
             dependencies: ["LeadlineRuntime", "LeadlineHTTP", crypto, .product(name: "NIOHTTP1", package: "swift-nio")]),
-        .target(name: "RouterCore", dependencies: ["LeadlineRuntime", "LeadlineHTTP", crypto]),
+        .target(
+            name: "RouterCore",
+            dependencies: ["LeadlineRuntime", "LeadlineHTTP", "LeadlineStorage", grdb, crypto, lifecycle, logging] + nio
+        ),
         .executableTarget(name: "leadline-vault", dependencies: ["VaultCore"]),
         .executableTarget(name: "leadline-audit", dependencies: ["AuditCore"]),
         .executableTarget(name: "leadline-ingest", dependencies: ["IngestCore"]),
@@ -87,7 +90,7 @@ let package = Package(
         .executableTarget(
             name: "leadline-bench",
             dependencies: [
-                "LeadlineRPC", "LeadlineStorage", "LeadlineTestSupport", argumentParser, crypto,
+                "LeadlineRPC", "LeadlineStorage", "LeadlineTestSupport", "LeadlineTestDoubles", argumentParser, crypto,
                 .product(name: "GRDBSQLite", package: "GRDB.swift"),
             ] + nio),
         .executableTarget(name: "rpc-baseline-c", path: "Sources/rpc-baseline-c"),
@@ -107,7 +110,11 @@ let package = Package(
         .testTarget(name: "VaultTests", dependencies: ["VaultCore", "LeadlineTestSupport"]),
         .testTarget(name: "AuditTests", dependencies: ["AuditCore", "LeadlineTestSupport"]),
         .testTarget(name: "IngestTests", dependencies: ["IngestCore", "LeadlineTestDoubles", "LeadlineTestSupport"]),
-        .testTarget(name: "RouterTests", dependencies: ["RouterCore", "LeadlineTestDoubles", "LeadlineTestSupport"]),
+        .testTarget(
+            name: "RouterTests",
+            dependencies: [
+                "RouterCore", "LeadlineTestDoubles", "LeadlineTestSupport", "LeadlineSystemd", grdb, logging,
+            ] + nio),
     ],
     swiftLanguageModes: [.v6]
 )
