@@ -129,13 +129,16 @@ if ProcessInfo.processInfo.environment["LEADLINE_FUZZ"] == "1" {
     package.targets.append(
         .executableTarget(
             name: "leadline-fuzz",
-            dependencies: ["LeadlineRPC", "LeadlineConfig", "LeadlineRuntime", .product(name: "NIOEmbedded", package: "swift-nio")],
+            dependencies: [
+                "LeadlineRPC", "LeadlineConfig", "LeadlineRuntime", .product(name: "NIOEmbedded", package: "swift-nio"),
+            ],
             swiftSettings: [.unsafeFlags(["-sanitize=fuzzer,address", "-parse-as-library"])],
             // SwiftPM supplies its own main, which hands over to libFuzzer's driver: link the
             // fuzzer runtime without its main.
             linkerSettings: [
                 .unsafeFlags([
-                    "-sanitize=address", "-Xlinker", "/opt/swift/usr/lib/swift/clang/lib/linux/libclang_rt.fuzzer_no_main-x86_64.a",
+                    "-sanitize=address", "-Xlinker",
+                    "/opt/swift/usr/lib/swift/clang/lib/linux/libclang_rt.fuzzer_no_main-x86_64.a",
                     "-lstdc++",
                 ])
             ]))
