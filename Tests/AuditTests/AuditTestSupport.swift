@@ -41,23 +41,6 @@ struct AuditFixture {
     var databasePath: String { stack.databasePath("audit") }
 }
 
-/// Runs the sqlite3 command-line shell on a database (the daemon must be stopped).
-@discardableResult
-func sqlite3(_ database: String, _ sql: String) throws -> String {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: "/usr/bin/sqlite3")
-    process.arguments = [database, sql]
-    let output = Pipe()
-    process.standardOutput = output
-    process.standardError = output
-    try process.run()
-    let data = output.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    let text = String(decoding: data, as: UTF8.self)
-    guard process.terminationStatus == 0 else { throw TestStackError("sqlite3 failed: \(text)") }
-    return text.trimmingCharacters(in: .whitespacesAndNewlines)
-}
-
 func timestamp(daysFromNow days: Double, from now: Date = Date()) -> String {
     var style = Date.ISO8601FormatStyle(includingFractionalSeconds: true)
     style.timeZone = .gmt

@@ -53,23 +53,6 @@ struct VaultFixture {
     var databasePath: String { stack.databasePath("vault") }
 }
 
-/// Runs the sqlite3 command-line shell on a database (the daemon must be stopped).
-@discardableResult
-func sqlite3(_ database: String, _ sql: String) throws -> String {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: "/usr/bin/sqlite3")
-    process.arguments = [database, sql]
-    let output = Pipe()
-    process.standardOutput = output
-    process.standardError = output
-    try process.run()
-    let data = output.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    let text = String(decoding: data, as: UTF8.self)
-    guard process.terminationStatus == 0 else { throw TestStackError("sqlite3 failed: \(text)") }
-    return text
-}
-
 /// Every file under `directory` with its bytes.
 func snapshot(_ directory: String) -> [String: Data] {
     var files: [String: Data] = [:]
