@@ -108,9 +108,18 @@ public final class TestStack: @unchecked Sendable {
         for (key, value) in variables.sorted(by: { $0.key < $1.key }) { arguments += ["-E", "\(key)=\(value)"] }
         arguments.append("\(TestStack.binDirectory)/leadline-\(service)")
 
+        let logOffset = log(service).utf8.count
         let process = try ChildProcess(path: activator, arguments: arguments, environment: [:], logPath: logPath(service))
         lock.withLock { processes[service] = process }
         try waitFor(timeout: 10) { FileManager.default.fileExists(atPath: self.socketPath(service)) }
+        if webhook {
+            // The activator binds the rpc path first and the TCP port after it: wait for both.
+            let port = try webhookPortReserved()
+            try waitFor(timeout: 10) {
+                String(decoding: self.log(service).utf8.dropFirst(logOffset), as: UTF8.self)
+                    .contains("Listening on 127.0.0.1:\(port) ")
+            }
+        }
         return process
     }
 
