@@ -40,8 +40,9 @@ let package = Package(
 
         // Build-time embedding of Schemas/ so rpc.discover needs no files at run time.
         .executableTarget(name: "embed-schemas", path: "Sources/embed-schemas"),
-        .plugin(name: "EmbedSchemasPlugin", capability: .buildTool(), dependencies: ["embed-schemas"],
-                path: "Sources/EmbedSchemasPlugin"),
+        .plugin(
+            name: "EmbedSchemasPlugin", capability: .buildTool(), dependencies: ["embed-schemas"],
+            path: "Sources/EmbedSchemasPlugin"),
         .target(name: "LeadlineSchemas", plugins: ["EmbedSchemasPlugin"]),
 
         // The shared runtime.
@@ -52,14 +53,17 @@ let package = Package(
         .target(name: "LeadlineConfig", dependencies: ["LeadlineRPC", .product(name: "TOMLKit", package: "TOMLKit")]),
         .target(
             name: "LeadlineRuntime",
-            dependencies: ["LeadlineRPC", "LeadlineSystemd", "LeadlineStorage", "LeadlineConfig", "LeadlineSchemas",
-                           logging, lifecycle, crypto] + nio),
+            dependencies: [
+                "LeadlineRPC", "LeadlineSystemd", "LeadlineStorage", "LeadlineConfig", "LeadlineSchemas",
+                logging, lifecycle, crypto,
+            ] + nio),
 
         // Daemon cores and their thin executables.
         .target(name: "VaultCore", dependencies: ["LeadlineRuntime", crypto]),
         .target(name: "AuditCore", dependencies: ["LeadlineRuntime", crypto]),
-        .target(name: "IngestCore",
-                dependencies: ["LeadlineRuntime", "LeadlineHTTP", crypto, .product(name: "NIOHTTP1", package: "swift-nio")]),
+        .target(
+            name: "IngestCore",
+            dependencies: ["LeadlineRuntime", "LeadlineHTTP", crypto, .product(name: "NIOHTTP1", package: "swift-nio")]),
         .target(name: "RouterCore", dependencies: ["LeadlineRuntime", "LeadlineHTTP", crypto]),
         .executableTarget(name: "leadline-vault", dependencies: ["VaultCore"]),
         .executableTarget(name: "leadline-audit", dependencies: ["AuditCore"]),
@@ -67,23 +71,37 @@ let package = Package(
         .executableTarget(name: "leadline-router", dependencies: ["RouterCore"]),
 
         // Admin CLI.
-        .target(name: "LeadctlCore", dependencies: ["LeadlineRPC", "LeadlineConfig", "LeadlineHTTP", argumentParser, crypto]),
+        .target(
+            name: "LeadctlCore",
+            dependencies: ["LeadlineRPC", "LeadlineConfig", "LeadlineHTTP", argumentParser, crypto]),
         .executableTarget(name: "leadctl", dependencies: ["LeadctlCore"]),
 
         // Vendor test doubles (Graph API, HubSpot, Salesforce, Pipedrive) for tests and `make run`.
-        .target(name: "LeadlineTestDoubles",
-                dependencies: nio + [.product(name: "NIOHTTP1", package: "swift-nio"), crypto]),
+        .target(
+            name: "LeadlineTestDoubles",
+            dependencies: nio + [.product(name: "NIOHTTP1", package: "swift-nio"), crypto]),
         .executableTarget(name: "leadline-doubles", dependencies: ["LeadlineTestDoubles"]),
 
         // Benchmarks: the Swift load generator and the C baseline it is compared with.
-        .executableTarget(name: "leadline-bench", dependencies: ["LeadlineRPC", "LeadlineStorage", argumentParser] + nio),
+        .executableTarget(
+            name: "leadline-bench",
+            dependencies: [
+                "LeadlineRPC", "LeadlineStorage", "LeadlineTestSupport", argumentParser,
+                .product(name: "GRDBSQLite", package: "GRDB.swift"),
+            ] + nio),
         .executableTarget(name: "rpc-baseline-c", path: "Sources/rpc-baseline-c"),
 
-        .target(name: "LeadlineTestSupport", dependencies: ["LeadlineRPC", "LeadlineConfig"], path: "Tests/LeadlineTestSupport"),
-        .testTarget(name: "LeadlineRPCTests", dependencies: ["LeadlineRPC", "LeadlineTestSupport"]),
-        .testTarget(name: "LeadlineRuntimeTests",
-                    dependencies: ["LeadlineRuntime", "LeadlineStorage", "LeadlineHTTP", "LeadlineConfig", "LeadlineSystemd",
-                                   "LeadlineTestDoubles", "LeadlineTestSupport"]),
+        // Starts real daemons under socket activation for the tests and the benchmark.
+        .target(name: "LeadlineTestSupport", dependencies: ["LeadlineRPC", "LeadlineConfig"]),
+        .testTarget(
+            name: "LeadlineRPCTests",
+            dependencies: ["LeadlineRPC", "LeadlineTestSupport", .product(name: "NIOEmbedded", package: "swift-nio")]),
+        .testTarget(
+            name: "LeadlineRuntimeTests",
+            dependencies: [
+                "LeadlineRuntime", "LeadlineStorage", "LeadlineHTTP", "LeadlineConfig", "LeadlineSystemd",
+                "LeadlineTestDoubles", "LeadlineTestSupport",
+            ]),
         .testTarget(name: "IntegrationTests", dependencies: ["LeadlineRPC", "LeadlineTestSupport"]),
         .testTarget(name: "VaultTests", dependencies: ["VaultCore", "LeadlineTestSupport"]),
         .testTarget(name: "AuditTests", dependencies: ["AuditCore", "LeadlineTestSupport"]),

@@ -62,7 +62,9 @@ final class ConfigReader {
     func strings(_ name: String, default value: [String]) throws -> [String] {
         consumed.insert(name)
         guard let raw = table[name] else { return value }
-        guard case .array(let items) = raw else { throw fail(name, "expected an array of strings, found \(raw.typeName)") }
+        guard case .array(let items) = raw else {
+            throw fail(name, "expected an array of strings, found \(raw.typeName)")
+        }
         return try items.enumerated().map { index, item in
             guard case .string(let string) = item else {
                 throw fail("\(name)[\(index)]", "expected a string, found \(item.typeName)")

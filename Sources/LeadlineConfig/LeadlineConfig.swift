@@ -85,7 +85,9 @@ public struct LeadlineConfig: Sendable {
 
     /// The config the environment points at: LEADLINE_CONFIG or the default path (whose absence
     /// means all defaults), then LEADLINE_RUNTIME_DIR, LEADLINE_STATE_DIR, CREDENTIALS_DIRECTORY.
-    public static func load(environment: [String: String] = ProcessInfo.processInfo.environment) throws -> LeadlineConfig {
+    public static func load(environment: [String: String] = ProcessInfo.processInfo.environment) throws
+        -> LeadlineConfig
+    {
         var config: LeadlineConfig
         if let explicit = environment["LEADLINE_CONFIG"], !explicit.isEmpty {
             config = try load(file: explicit)
@@ -118,7 +120,9 @@ public struct LeadlineConfig: Sendable {
             table = try TOMLTable(string: text)
         } catch let error as TOMLParseError {
             throw ConfigError(
-                file: file, "TOML syntax error at line \(error.source.begin.line), column \(error.source.begin.column): \(error.description)")
+                file: file,
+                "TOML syntax error at line \(error.source.begin.line), column \(error.source.begin.column): \(error.description)"
+            )
         }
         guard case .object(let root) = try JSONCoding.parse(Array(table.convert(to: .json).utf8)) else {
             throw ConfigError(file: file, "the document is not a table")
@@ -149,7 +153,8 @@ public struct LeadlineConfig: Sendable {
         }
 
         let rpc = try root.section("rpc")
-        self.rpc.maxLineBytes = try rpc.integer("max_line_bytes", default: self.rpc.maxLineBytes, range: 1024...(64 << 20))
+        self.rpc.maxLineBytes = try rpc.integer(
+            "max_line_bytes", default: self.rpc.maxLineBytes, range: 1024...(64 << 20))
         self.rpc.maxConnectionsPerUID = try rpc.integer(
             "max_connections_per_uid", default: self.rpc.maxConnectionsPerUID, range: 1...100_000)
         self.rpc.idleTimeoutSeconds = try rpc.integer(
@@ -171,24 +176,28 @@ public struct LeadlineConfig: Sendable {
         self.meta.graphVersion = try meta.string("graph_version", default: self.meta.graphVersion) {
             $0.hasPrefix("v") ? nil : "must look like v25.0"
         }
-        self.meta.pageTokenPrefix = try meta.string("page_token_prefix", default: self.meta.pageTokenPrefix, check: nonEmpty)
+        self.meta.pageTokenPrefix = try meta.string(
+            "page_token_prefix", default: self.meta.pageTokenPrefix, check: nonEmpty)
 
         let ingest = try root.section("ingest")
         self.ingest.webhookListen = try ingest.string("webhook_listen", default: self.ingest.webhookListen) {
             $0.contains(":") ? nil : "must be host:port, e.g. 127.0.0.1:8470"
         }
-        self.ingest.maxBodyBytes = try ingest.integer("max_body_bytes", default: self.ingest.maxBodyBytes, range: 1024...(64 << 20))
+        self.ingest.maxBodyBytes = try ingest.integer(
+            "max_body_bytes", default: self.ingest.maxBodyBytes, range: 1024...(64 << 20))
         self.ingest.reconcileIntervalSeconds = try ingest.integer(
             "reconcile_interval_seconds", default: self.ingest.reconcileIntervalSeconds, range: 0...604_800)
         self.ingest.forms = try ingest.strings("forms", default: self.ingest.forms)
 
         let router = try root.section("router")
-        self.router.maxAttemptsHours = try router.integer("max_attempts_hours", default: self.router.maxAttemptsHours, range: 1...720)
+        self.router.maxAttemptsHours = try router.integer(
+            "max_attempts_hours", default: self.router.maxAttemptsHours, range: 1...720)
 
         let vault = try root.section("vault")
         self.vault.rotateAfterEncryptions = try vault.integer(
             "rotate_after_encryptions", default: self.vault.rotateAfterEncryptions, range: 1...(1 << 32))
-        self.vault.rotateAfterDays = try vault.integer("rotate_after_days", default: self.vault.rotateAfterDays, range: 1...3650)
+        self.vault.rotateAfterDays = try vault.integer(
+            "rotate_after_days", default: self.vault.rotateAfterDays, range: 1...3650)
 
         let audit = try root.section("audit")
         self.audit.checkpointEveryEvents = try audit.integer(
@@ -198,10 +207,12 @@ public struct LeadlineConfig: Sendable {
         self.audit.piiHashKey = try audit.string("pii_hash_key", default: self.audit.piiHashKey, check: nonEmpty)
 
         let retention = try root.section("retention")
-        self.retention.leadDays = try retention.integer("lead_days", default: self.retention.leadDays, range: 1...36_500)
+        self.retention.leadDays = try retention.integer(
+            "lead_days", default: self.retention.leadDays, range: 1...36_500)
         self.retention.deliveryLogDays = try retention.integer(
             "delivery_log_days", default: self.retention.deliveryLogDays, range: 1...36_500)
-        self.retention.auditDays = try retention.integer("audit_days", default: self.retention.auditDays, range: 1...36_500)
+        self.retention.auditDays = try retention.integer(
+            "audit_days", default: self.retention.auditDays, range: 1...36_500)
 
         try root.rejectUnknownKeys()
     }

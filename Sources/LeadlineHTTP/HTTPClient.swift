@@ -85,7 +85,8 @@ final class EasyHandle: @unchecked Sendable {
         leadline_curl_setopt_long(curl, CURLOPT_SSL_VERIFYHOST, 2)
         leadline_curl_setopt_long(curl, CURLOPT_FOLLOWLOCATION, 0)
         leadline_curl_setopt_long(curl, CURLOPT_CONNECTTIMEOUT_MS, configuration.connectTimeout.milliseconds)
-        leadline_curl_setopt_long(curl, CURLOPT_TIMEOUT_MS, (request.timeout ?? configuration.totalTimeout).milliseconds)
+        leadline_curl_setopt_long(
+            curl, CURLOPT_TIMEOUT_MS, (request.timeout ?? configuration.totalTimeout).milliseconds)
         leadline_curl_setopt_string(curl, CURLOPT_USERAGENT, configuration.userAgent)
         leadline_curl_setopt_string(curl, CURLOPT_ACCEPT_ENCODING, "")
         leadline_curl_setopt_long(curl, CURLOPT_MAXFILESIZE, configuration.maxResponseBytes)
@@ -98,7 +99,9 @@ final class EasyHandle: @unchecked Sendable {
         let body = request.body ?? (request.method == "GET" || request.method == "HEAD" ? nil : Data())
         let bodyCopy: UnsafeMutableRawPointer? = body.map { data in
             let buffer = UnsafeMutableRawPointer.allocate(byteCount: max(data.count, 1), alignment: 1)
-            data.withUnsafeBytes { if let base = $0.baseAddress { buffer.copyMemory(from: base, byteCount: data.count) } }
+            data.withUnsafeBytes {
+                if let base = $0.baseAddress { buffer.copyMemory(from: base, byteCount: data.count) }
+            }
             return buffer
         }
         defer { bodyCopy?.deallocate() }
@@ -139,7 +142,8 @@ final class EasyHandle: @unchecked Sendable {
         let text = String(cString: curl_easy_strerror(code))
         switch code {
         case CURLE_OPERATION_TIMEDOUT: return .timedOut(text)
-        case CURLE_COULDNT_CONNECT, CURLE_COULDNT_RESOLVE_HOST, CURLE_COULDNT_RESOLVE_PROXY: return .connectionFailed(text)
+        case CURLE_COULDNT_CONNECT, CURLE_COULDNT_RESOLVE_HOST, CURLE_COULDNT_RESOLVE_PROXY:
+            return .connectionFailed(text)
         case CURLE_RECV_ERROR, CURLE_SEND_ERROR, CURLE_GOT_NOTHING, CURLE_PARTIAL_FILE: return .connectionReset(text)
         case CURLE_SSL_CONNECT_ERROR, CURLE_PEER_FAILED_VERIFICATION, CURLE_SSL_CERTPROBLEM, CURLE_SSL_CACERT_BADFILE:
             return .tls(text)
@@ -161,7 +165,9 @@ final class ResponseSink {
     }
 }
 
-private func writeBody(_ data: UnsafeMutablePointer<CChar>?, _ size: Int, _ count: Int, _ context: UnsafeMutableRawPointer?)
+private func writeBody(
+    _ data: UnsafeMutablePointer<CChar>?, _ size: Int, _ count: Int, _ context: UnsafeMutableRawPointer?
+)
     -> Int
 {
     guard let data, let context else { return 0 }

@@ -32,7 +32,8 @@ public struct Caller: Sendable, Hashable {
     /// Service names this uid runs as (in dev all four may share one user).
     public var services: Set<String>
 
-    public init(credentials: PeerCredentials, userName: String, isAdmin: Bool, isSubmitter: Bool, services: Set<String>) {
+    public init(credentials: PeerCredentials, userName: String, isAdmin: Bool, isSubmitter: Bool, services: Set<String>)
+    {
         self.credentials = credentials
         self.userName = userName
         self.isAdmin = isAdmin

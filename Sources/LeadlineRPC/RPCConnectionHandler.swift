@@ -105,7 +105,7 @@ final class RefuseConnectionHandler: ChannelInboundHandler {
         buffer.writeBytes(RPCResponseEncoder.failure(id: .null, error: error))
         buffer.writeInteger(UInt8(ascii: "\n"))
         let channel = context.channel
-            context.writeAndFlush(wrapOutboundOut(buffer)).whenComplete { _ in channel.close(promise: nil) }
+        context.writeAndFlush(wrapOutboundOut(buffer)).whenComplete { _ in channel.close(promise: nil) }
     }
 
     func handlerAdded(context: ChannelHandlerContext) {

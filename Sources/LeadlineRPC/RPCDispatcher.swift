@@ -58,7 +58,8 @@ public final class RPCDispatcher: Sendable {
             return run(IncomingCall.parse(parsed), caller: caller, reply: reply)
         }
         if elements.isEmpty {
-            return reply(RPCResponseEncoder.failure(id: .null, error: .invalidRequest("an empty batch is not a request")))
+            return reply(
+                RPCResponseEncoder.failure(id: .null, error: .invalidRequest("an empty batch is not a request")))
         }
         let collector = BatchCollector(expected: elements.count, reply: reply)
         for element in elements {
@@ -101,7 +102,8 @@ public final class RPCDispatcher: Sendable {
         guard let entry = table.entries[method] else { return .failure(.methodNotFound(method)) }
         guard entry.authorization.allows(caller) else {
             logger.notice(
-                "refused call", metadata: ["method": "\(method)", "uid": "\(caller.credentials.uid)", "user": "\(caller.userName)"])
+                "refused call",
+                metadata: ["method": "\(method)", "uid": "\(caller.credentials.uid)", "user": "\(caller.userName)"])
             return .failure(.permissionDenied("'\(method)' is reserved to \(entry.authorization.summary)"))
         }
         if let schema, let problem = schema.checkParams(method: method, params: params) {
@@ -110,8 +112,11 @@ public final class RPCDispatcher: Sendable {
         let context = RPCContext(caller: caller, method: method, logger: logger)
         do {
             let data = try await entry.handler(params, context)
-            if checkResults, let schema, let problem = schema.checkResult(method: method, result: try JSONCoding.parse(data)) {
-                logger.error("result does not match its schema", metadata: ["method": "\(method)", "problem": "\(problem)"])
+            if checkResults, let schema,
+                let problem = schema.checkResult(method: method, result: try JSONCoding.parse(data))
+            {
+                logger.error(
+                    "result does not match its schema", metadata: ["method": "\(method)", "problem": "\(problem)"])
                 return .failure(.internalError("result of '\(method)' does not match its schema: \(problem)"))
             }
             return .success(data)

@@ -28,7 +28,8 @@ public struct RPCError: Error, Sendable, Hashable, Codable, CustomStringConverti
         RPCError(code: -32600, message: "Invalid Request", name: "InvalidRequest", detail: detail)
     }
     public static func methodNotFound(_ method: String) -> RPCError {
-        RPCError(code: -32601, message: "Method not found", name: "MethodNotFound", detail: "no method named '\(method)'")
+        RPCError(
+            code: -32601, message: "Method not found", name: "MethodNotFound", detail: "no method named '\(method)'")
     }
     public static func invalidParams(_ detail: String) -> RPCError {
         RPCError(code: -32602, message: "Invalid params", name: "InvalidParams", detail: detail)

@@ -14,7 +14,9 @@ public struct AuditEvent: Codable, Sendable, Hashable {
     public var outcome: String
     public var details: [String: JSONValue]?
 
-    public init(action: String, subject: String, outcome: String, details: [String: JSONValue]? = nil, time: Date = Date()) {
+    public init(
+        action: String, subject: String, outcome: String, details: [String: JSONValue]? = nil, time: Date = Date()
+    ) {
         self.time = AuditEvent.timestamp(time)
         self.action = action
         self.subject = subject
@@ -93,7 +95,9 @@ public final class AuditSpool: Sendable {
         guard let last = batch.last?.0 else { return false }
         do {
             _ = try await client.call("audit.append", params: .object(["events": .array(batch.map(\.1))]))
-            try await storage.write { db in try db.execute(sql: "DELETE FROM audit_spool WHERE id <= ?", arguments: [last]) }
+            try await storage.write { db in
+                try db.execute(sql: "DELETE FROM audit_spool WHERE id <= ?", arguments: [last])
+            }
             return batch.count == 500
         } catch {
             logger.debug("audit daemon unreachable; events stay spooled", metadata: ["error": "\(error)"])

@@ -65,7 +65,8 @@ enum CommonMethods {
         }
         table.register(SetLogLevel.self, .admin) { params, call in
             guard let level = Logger.Level(rawValue: params.level) else {
-                throw RPCError.invalidParams("param 'level' must be one of trace, debug, info, notice, warning, error, critical")
+                throw RPCError.invalidParams(
+                    "param 'level' must be one of trace, debug, info, notice, warning, error, critical")
             }
             let previous = context.logLevel.current
             context.logLevel.current = level

@@ -12,7 +12,8 @@ public struct Credentials: Sendable {
     public func read(_ name: String, exactBytes: Int? = nil) throws -> [UInt8] {
         guard let directory else {
             throw RuntimeError(
-                "credential '\(name)' is missing: CREDENTIALS_DIRECTORY is not set (LoadCredentialEncrypted=\(name):...)")
+                "credential '\(name)' is missing: CREDENTIALS_DIRECTORY is not set (LoadCredentialEncrypted=\(name):...)"
+            )
         }
         let path = "\(directory)/\(name)"
         guard let data = FileManager.default.contents(atPath: path) else {

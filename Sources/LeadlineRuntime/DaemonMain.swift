@@ -35,7 +35,8 @@ public enum DaemonMain {
     /// database); the units list it in RestartPreventExitStatus= so systemd does not loop.
     public static let operatorActionNeeded: Int32 = 78
 
-    public static func run(service: String, build: @Sendable (DaemonContext) async throws -> DaemonBody) async -> Never {
+    public static func run(service: String, build: @Sendable (DaemonContext) async throws -> DaemonBody) async -> Never
+    {
         let logLevel = SharedLogLevel(.info)
         LoggingSystem.bootstrap { label in
             JournalLogHandler(label: label, identifier: "leadline-\(service)", level: logLevel)
@@ -87,7 +88,10 @@ public enum DaemonMain {
             queueDepths: body.queueDepths)
         let undocumented = table.methodNames.filter { !schema.hasMethod($0) }
         if !undocumented.isEmpty {
-            fail(service, "methods missing from Schemas/\(service).openrpc.json: \(undocumented.joined(separator: ", "))", logger: logger)
+            fail(
+                service,
+                "methods missing from Schemas/\(service).openrpc.json: \(undocumented.joined(separator: ", "))",
+                logger: logger)
         }
 
         let environment = ProcessInfo.processInfo.environment
@@ -106,14 +110,16 @@ public enum DaemonMain {
 
         // The RPC server comes last: graceful shutdown runs in reverse, so it stops accepting
         // and drains its calls before the workers below it stop.
-        let services: [any Service] = [WatchdogService(notifier: context.notifier)] + body.services + [
-            RPCServerService(server: server, notifier: context.notifier)
-        ]
+        let services: [any Service] =
+            [WatchdogService(notifier: context.notifier)] + body.services + [
+                RPCServerService(server: server, notifier: context.notifier)
+            ]
         let group = ServiceGroup(
             configuration: ServiceGroupConfiguration(
                 services: services.map {
-                    .init(service: $0, successTerminationBehavior: .gracefullyShutdownGroup,
-                          failureTerminationBehavior: .gracefullyShutdownGroup)
+                    .init(
+                        service: $0, successTerminationBehavior: .gracefullyShutdownGroup,
+                        failureTerminationBehavior: .gracefullyShutdownGroup)
                 },
                 gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         var exitCode: Int32 = 0

@@ -60,7 +60,9 @@ public struct OpenRPCSchema: RPCSchemaChecking {
 
     public func checkResult(method: String, result: JSONValue) -> String? {
         guard let schema = results[method] else { return nil }
-        return validator.validate(result, against: schema).map { $0.replacingOccurrences(of: "param '", with: "result '") }
+        return validator.validate(result, against: schema).map {
+            $0.replacingOccurrences(of: "param '", with: "result '")
+        }
     }
 }
 

@@ -47,7 +47,9 @@ public struct SchemaValidator: Sendable {
         if case .array(let all)? = rules["allOf"] {
             for schema in all { if let problem = validate(value, against: schema, at: path) { return problem } }
         }
-        if case .array(let any)? = rules["anyOf"], !any.contains(where: { validate(value, against: $0, at: path) == nil }) {
+        if case .array(let any)? = rules["anyOf"],
+            !any.contains(where: { validate(value, against: $0, at: path) == nil })
+        {
             return "\(label(path)) matches none of the allowed shapes"
         }
         if case .array(let one)? = rules["oneOf"] {
@@ -147,7 +149,9 @@ public struct SchemaValidator: Sendable {
                 if additional == .bool(false) { return "unknown \(label(join(path, name)))" }
                 if let problem = validate(value, against: additional, at: join(path, name)) { return problem }
             }
-            if let names = rules["propertyNames"], let problem = validate(.string(name), against: names, at: join(path, name)) {
+            if let names = rules["propertyNames"],
+                let problem = validate(.string(name), against: names, at: join(path, name))
+            {
                 return problem
             }
         }
@@ -174,7 +178,8 @@ public struct SchemaValidator: Sendable {
         let names: [String] = types.arrayValue?.compactMap(\.stringValue) ?? [types.stringValue].compactMap { $0 }
         return names.contains { name in
             switch (name, value) {
-            case ("null", .null), ("boolean", .bool), ("string", .string), ("array", .array), ("object", .object): return true
+            case ("null", .null), ("boolean", .bool), ("string", .string), ("array", .array), ("object", .object):
+                return true
             case ("integer", .int): return true
             case ("integer", .double(let number)): return number.rounded() == number
             case ("number", .int), ("number", .double): return true
@@ -185,7 +190,8 @@ public struct SchemaValidator: Sendable {
 
     private func describeTypes(_ types: JSONValue) -> String {
         let names: [String] = types.arrayValue?.compactMap(\.stringValue) ?? [types.stringValue].compactMap { $0 }
-        return names.map { ["array", "integer", "object"].contains($0) ? "an \($0)" : "a \($0)" }.joined(separator: " or ")
+        return names.map { ["array", "integer", "object"].contains($0) ? "an \($0)" : "a \($0)" }.joined(
+            separator: " or ")
     }
 
     private func equalJSON(_ a: JSONValue, _ b: JSONValue) -> Bool {

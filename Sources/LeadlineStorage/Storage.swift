@@ -14,6 +14,7 @@ public final class Storage: Sendable {
     public let path: String
     public let pool: DatabasePool
     private let committer: GroupCommitter
+    private let commits = CommitCounter()
 
     /// A named, ordered schema change. Names are recorded; changing a shipped one is forbidden.
     public struct Migration: Sendable {
@@ -69,7 +70,11 @@ public final class Storage: Sendable {
             throw StorageError("cannot migrate database \(path): \(Self.describe(error))")
         }
         committer = GroupCommitter(pool: pool)
+        pool.add(transactionObserver: commits, extent: .databaseLifetime)
     }
+
+    /// Transactions committed since open: with grouped writes, fewer than the writes made.
+    public var commitCount: Int { commits.count }
 
     /// A write in its own transaction (and its own fsync).
     public func write<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {

@@ -22,8 +22,9 @@ public struct JournalLogHandler: LogHandler {
     private let toJournal: Bool
     private let level: SharedLogLevel
 
-    public init(label: String, identifier: String, level: SharedLogLevel, toJournal: Bool = JournalLogHandler.underJournald)
-    {
+    public init(
+        label: String, identifier: String, level: SharedLogLevel, toJournal: Bool = JournalLogHandler.underJournald
+    ) {
         self.label = label
         self.identifier = identifier
         self.level = level

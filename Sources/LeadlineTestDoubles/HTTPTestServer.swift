@@ -71,7 +71,9 @@ public final class HTTPTestServer: Sendable {
 
     public func clearRequests() { recorded.withLockedValue { $0 = [] } }
 
-    public init(port: Int = 0, group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton, handler: @escaping Handler)
+    public init(
+        port: Int = 0, group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton, handler: @escaping Handler
+    )
         async throws
     {
         let recorded = self.recorded
@@ -123,7 +125,8 @@ final class DoubleHandler: ChannelInboundHandler {
             for item in components?.queryItems ?? [] { query[item.name] = item.value ?? "" }
             let request = RecordedRequest(
                 method: head.method.rawValue, path: components?.path ?? head.uri, query: query,
-                headers: head.headers.map { ($0.name, $0.value) }, body: Data(body.readableBytesView), receivedAt: Date())
+                headers: head.headers.map { ($0.name, $0.value) }, body: Data(body.readableBytesView),
+                receivedAt: Date())
             record(request)
             let keepAlive = head.isKeepAlive
             let version = head.version
@@ -140,7 +143,9 @@ final class DoubleHandler: ChannelInboundHandler {
         }
     }
 
-    private func respond(context: ChannelHandlerContext, response: CannedResponse, version: HTTPVersion, keepAlive: Bool) {
+    private func respond(
+        context: ChannelHandlerContext, response: CannedResponse, version: HTTPVersion, keepAlive: Bool
+    ) {
         guard context.channel.isActive else { return }
         if response.drop {
             context.close(promise: nil)
@@ -150,7 +155,8 @@ final class DoubleHandler: ChannelInboundHandler {
         let length = response.truncateBody ? response.body.count + 100 : response.body.count
         headers.replaceOrAdd(name: "Content-Length", value: String(length))
         if !keepAlive || response.truncateBody { headers.replaceOrAdd(name: "Connection", value: "close") }
-        let head = HTTPResponseHead(version: version, status: HTTPResponseStatus(statusCode: response.status), headers: headers)
+        let head = HTTPResponseHead(
+            version: version, status: HTTPResponseStatus(statusCode: response.status), headers: headers)
         context.write(wrapOutboundOut(.head(head)), promise: nil)
         context.write(wrapOutboundOut(.body(.byteBuffer(ByteBuffer(bytes: response.body)))), promise: nil)
         let channel = context.channel

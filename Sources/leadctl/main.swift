@@ -1,1 +1,3 @@
 import LeadctlCore
+
+await Leadctl.runMain()

@@ -1,1 +1,161 @@
-int main(void) { return 0; }
+/*
+ * rpc-baseline-c: the physical baseline for Leadline's RPC benchmark.
+ *
+ *   rpc-baseline-c server PATH            answer every line with a fixed reply of the size
+ *                                         leadline's service.ping reply has (a thread per client)
+ *   rpc-baseline-c client PATH CLIENTS SECONDS
+ *                                         CLIENTS threads, each one connection doing blocking
+ *                                         request/reply round trips of a service.ping line;
+ *                                         prints {"calls":N,"seconds":S,"p50_us":..,"p99_us":..}
+ *
+ * The same client drives both the C server and the Swift daemons, so the ratio between the two
+ * runs is the cost of the daemon, not of the load generator.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+static const char REQUEST[] = "{\"jsonrpc\":\"2.0\",\"method\":\"service.ping\",\"id\":1}\n";
+static const char REPLY[] = "{\"jsonrpc\":\"2.0\",\"result\":{\"pong\":true,\"time\":\"2026-12-01T10:00:00.000Z\"},\"id\":1}\n";
+
+static double now_us(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1e6 + ts.tv_nsec / 1e3;
+}
+
+static int connect_unix(const char *path) {
+    int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+    struct sockaddr_un addr = {.sun_family = AF_UNIX};
+    strncpy(addr.sun_path, path, sizeof(addr.sun_path) - 1);
+    if (connect(fd, (struct sockaddr *)&addr, sizeof(addr)) != 0) {
+        perror("connect");
+        exit(1);
+    }
+    return fd;
+}
+
+/* Reads until a newline; returns bytes read or -1. */
+static int read_line(int fd, char *buf, int cap) {
+    int used = 0;
+    for (;;) {
+        int n = read(fd, buf + used, cap - used);
+        if (n <= 0) return -1;
+        used += n;
+        if (memchr(buf + used - n, '\n', n)) return used;
+        if (used == cap) return -1;
+    }
+}
+
+static void *serve_client(void *arg) {
+    int fd = (int)(long)arg;
+    char buf[65536];
+    size_t used = 0;
+    for (;;) {
+        ssize_t n = read(fd, buf + used, sizeof(buf) - used);
+        if (n <= 0) break;
+        used += n;
+        char *start = buf, *nl;
+        while ((nl = memchr(start, '\n', buf + used - start))) {
+            if (write(fd, REPLY, sizeof(REPLY) - 1) < 0) goto done;
+            start = nl + 1;
+        }
+        used = buf + used - start;
+        memmove(buf, start, used);
+    }
+done:
+    close(fd);
+    return NULL;
+}
+
+static int run_server(const char *path) {
+    unlink(path);
+    int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+    struct sockaddr_un addr = {.sun_family = AF_UNIX};
+    strncpy(addr.sun_path, path, sizeof(addr.sun_path) - 1);
+    if (bind(fd, (struct sockaddr *)&addr, sizeof(addr)) != 0 || listen(fd, 256) != 0) {
+        perror("bind");
+        return 1;
+    }
+    for (;;) {
+        int client = accept(fd, NULL, NULL);
+        if (client < 0) continue;
+        pthread_t thread;
+        pthread_create(&thread, NULL, serve_client, (void *)(long)client);
+        pthread_detach(thread);
+    }
+}
+
+struct worker {
+    const char *path;
+    double seconds;
+    double *latencies;
+    long count;
+    long capacity;
+};
+
+static void *client_worker(void *arg) {
+    struct worker *w = arg;
+    int fd = connect_unix(w->path);
+    char buf[4096];
+    double end = now_us() + w->seconds * 1e6;
+    while (now_us() < end) {
+        double start = now_us();
+        if (write(fd, REQUEST, sizeof(REQUEST) - 1) < 0 || read_line(fd, buf, sizeof(buf)) < 0) {
+            fprintf(stderr, "client: connection lost\n");
+            break;
+        }
+        if (w->count == w->capacity) {
+            w->capacity *= 2;
+            w->latencies = realloc(w->latencies, w->capacity * sizeof(double));
+        }
+        w->latencies[w->count++] = now_us() - start;
+    }
+    close(fd);
+    return NULL;
+}
+
+static int compare(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+static int run_client(const char *path, int clients, double seconds) {
+    pthread_t threads[clients];
+    struct worker workers[clients];
+    double started = now_us();
+    for (int i = 0; i < clients; i++) {
+        workers[i] = (struct worker){path, seconds, malloc(65536 * sizeof(double)), 0, 65536};
+        pthread_create(&threads[i], NULL, client_worker, &workers[i]);
+    }
+    long total = 0;
+    for (int i = 0; i < clients; i++) {
+        pthread_join(threads[i], NULL);
+        total += workers[i].count;
+    }
+    double elapsed = (now_us() - started) / 1e6;
+    double *all = malloc((total ? total : 1) * sizeof(double));
+    long k = 0;
+    for (int i = 0; i < clients; i++) {
+        memcpy(all + k, workers[i].latencies, workers[i].count * sizeof(double));
+        k += workers[i].count;
+    }
+    qsort(all, total, sizeof(double), compare);
+    double p50 = total ? all[total / 2] : 0, p99 = total ? all[(long)(total * 0.99)] : 0;
+    printf("{\"calls\":%ld,\"seconds\":%.3f,\"p50_us\":%.1f,\"p99_us\":%.1f}\n", total, elapsed, p50, p99);
+    return total > 0 ? 0 : 1;
+}
+
+int main(int argc, char **argv) {
+    if (argc == 3 && strcmp(argv[1], "server") == 0) return run_server(argv[2]);
+    if (argc == 5 && strcmp(argv[1], "client") == 0) return run_client(argv[2], atoi(argv[3]), atof(argv[4]));
+    fprintf(stderr, "usage: rpc-baseline-c server PATH | client PATH CLIENTS SECONDS\n");
+    return 2;
+}

@@ -19,7 +19,9 @@ import Testing
         let discover = try await client.call("rpc.discover")
         #expect(discover["openrpc"]?.stringValue?.hasPrefix("1.") == true)
         let metrics = try await client.call("service.metrics")
-        #expect(metrics["text"]?.stringValue?.contains("leadline_rpc_calls_total{service=\"\(service)\",method=\"service.ping\"} 1") == true)
+        #expect(
+            metrics["text"]?.stringValue?.contains(
+                "leadline_rpc_calls_total{service=\"\(service)\",method=\"service.ping\"} 1") == true)
         let level = try await client.call("service.setLogLevel", params: ["level": "debug"])
         #expect(level == .object(["level": "debug", "previous": "info"]))
 
@@ -28,4 +30,3 @@ import Testing
         stack.removeFiles()
     }
 }
-

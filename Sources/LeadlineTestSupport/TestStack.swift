@@ -38,16 +38,16 @@ public final class TestStack: @unchecked Sendable {
         try TestStack.randomBytes(32).write(to: URL(fileURLWithPath: "\(credentialsDir)/audit-signing-key"))
         let accessSection =
             access ?? """
-            [access]
-            admins = ["\(userName)"]
-            submitters = ["\(userName)"]
+                [access]
+                admins = ["\(userName)"]
+                submitters = ["\(userName)"]
 
-            [access.services]
-            vault = "\(userName)"
-            ingest = "\(userName)"
-            router = "\(userName)"
-            audit = "\(userName)"
-            """
+                [access.services]
+                vault = "\(userName)"
+                ingest = "\(userName)"
+                router = "\(userName)"
+                audit = "\(userName)"
+                """
         let config = """
             [paths]
             runtime_dir = "\(runtimeDir)"
@@ -109,7 +109,8 @@ public final class TestStack: @unchecked Sendable {
         arguments.append("\(TestStack.binDirectory)/leadline-\(service)")
 
         let logOffset = log(service).utf8.count
-        let process = try ChildProcess(path: activator, arguments: arguments, environment: [:], logPath: logPath(service))
+        let process = try ChildProcess(
+            path: activator, arguments: arguments, environment: [:], logPath: logPath(service))
         lock.withLock { processes[service] = process }
         try waitFor(timeout: 10) { FileManager.default.fileExists(atPath: self.socketPath(service)) }
         if webhook {

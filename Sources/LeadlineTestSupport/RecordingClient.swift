@@ -34,7 +34,9 @@ public final class RecordingClient: Sendable {
             if !local {
                 TrafficLog.shared.record(
                     service: service, request: .object(request),
-                    response: .object(["jsonrpc": .string("2.0"), "id": .int(1), "error": try JSONCoding.value(of: error)]))
+                    response: .object([
+                        "jsonrpc": .string("2.0"), "id": .int(1), "error": try JSONCoding.value(of: error),
+                    ]))
             }
             throw error
         }

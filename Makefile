@@ -1,0 +1,106 @@
+# Leadline: build, test, run, install, bench.
+# The README's two set-up commands are `make run` and `make test`; both install what they need (`make deps`).
+
+SWIFT       ?= swift
+PREFIX      ?= /usr
+DESTDIR     ?=
+BUILD_DIR   := .build
+CONFIG      ?= debug
+BIN_DIR      = $(shell $(SWIFT) build -c $(CONFIG) --show-bin-path 2>/dev/null)
+TRAFFIC_DIR := $(CURDIR)/$(BUILD_DIR)/traffic
+SHARED      ?= $(abspath $(CURDIR)/../shared)
+DAEMONS     := vault ingest router audit
+UNITDIR     := $(PREFIX)/lib/systemd/system
+APT_PACKAGES := libsystemd-dev libcurl4-openssl-dev libsqlite3-dev pkg-config systemd sqlite3 \
+                python3 python3-pip ca-certificates util-linux passwd
+
+.PHONY: all deps build test test-swift test-schemas test-units lint format run install uninstall bench clean help
+
+all: build
+
+help:
+	@echo "make run      start all four daemons locally (socket-activated, SQLite, sample config, vendor doubles)"
+	@echo "make test     install deps, build, lint, and run every test (unit, integration, schema, units)"
+	@echo "make bench    benchmarks against same-run baselines (C client, raw SQLite); writes BENCHMARKS.md"
+	@echo "make install  PREFIX=$(PREFIX) DESTDIR=... binaries, units, sysusers, tmpfiles, schemas, man pages"
+	@echo "make deps     apt packages and Python jsonschema the build and tests need (idempotent)"
+
+# Idempotent: apt runs only when a package is missing, pip only when jsonschema is.
+deps:
+	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+		echo "deps: installing$$missing"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+	@python3 -c "import jsonschema" 2>/dev/null || python3 -m pip install -q jsonschema || \
+		python3 -m pip install -q --break-system-packages jsonschema
+
+build: deps
+	$(SWIFT) build -c $(CONFIG) --build-tests
+
+lint:
+	$(SWIFT) format lint --strict -r Sources Tests Package.swift
+
+format:
+	$(SWIFT) format -i -r Sources Tests Package.swift
+
+test-schemas:
+	$(SHARED)/tools/check-schemas
+	python3 Tests/schema/validate_traffic.py --self-test
+
+test-units:
+	bash Tests/system/check-units.sh
+	bash Tests/system/check-units.sh --self-test
+
+# Every request and reply the Swift tests exchange with the daemons is recorded, then checked
+# against Schemas/: a traffic file with no lines fails the check.
+test-swift: build
+	rm -rf $(TRAFFIC_DIR) && mkdir -p $(TRAFFIC_DIR)
+	LEADLINE_TRAFFIC_DIR=$(TRAFFIC_DIR) LEADLINE_FIXTURES=$(SHARED)/fixtures $(SWIFT) test -c $(CONFIG) --skip-build
+	python3 Tests/schema/validate_traffic.py $(TRAFFIC_DIR)/*.jsonl
+
+test: deps lint test-schemas test-units test-swift
+	@echo "make test: all checks passed"
+
+run: build
+	CONFIG=$(CONFIG) BIN_DIR="$(BIN_DIR)" bash systemd/run-local.sh
+
+bench: deps
+	$(SWIFT) build -c release
+	BIN_DIR="$$($(SWIFT) build -c release --show-bin-path)" $$($(SWIFT) build -c release --show-bin-path)/leadline-bench \
+		--report BENCHMARKS.md
+
+install:
+	$(SWIFT) build -c release
+	@rel="$$($(SWIFT) build -c release --show-bin-path)"; \
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(UNITDIR) $(DESTDIR)$(PREFIX)/lib/sysusers.d \
+		$(DESTDIR)$(PREFIX)/lib/tmpfiles.d $(DESTDIR)$(PREFIX)/share/leadline/schemas \
+		$(DESTDIR)$(PREFIX)/share/doc/leadline $(DESTDIR)/etc/leadline; \
+	for d in $(DAEMONS); do install -m 0755 $$rel/leadline-$$d $(DESTDIR)$(PREFIX)/bin/; done; \
+	install -m 0755 $$rel/leadctl $(DESTDIR)$(PREFIX)/bin/; \
+	install -m 0644 systemd/*.socket systemd/*.service $(DESTDIR)$(UNITDIR)/; \
+	install -m 0644 systemd/leadline.sysusers $(DESTDIR)$(PREFIX)/lib/sysusers.d/leadline.conf; \
+	install -m 0644 systemd/leadline.tmpfiles $(DESTDIR)$(PREFIX)/lib/tmpfiles.d/leadline.conf; \
+	install -m 0644 Schemas/*.json $(DESTDIR)$(PREFIX)/share/leadline/schemas/; \
+	install -m 0644 README.md systemd/CREDENTIALS.md $(DESTDIR)$(PREFIX)/share/doc/leadline/; \
+	[ -e $(DESTDIR)/etc/leadline/leadline.toml ] || install -m 0640 systemd/leadline.toml $(DESTDIR)/etc/leadline/; \
+	install -d $(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(PREFIX)/share/bash-completion/completions \
+		$(DESTDIR)$(PREFIX)/share/zsh/vendor-completions $(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d; \
+	$$rel/leadctl --generate-completion-script bash > $(DESTDIR)$(PREFIX)/share/bash-completion/completions/leadctl; \
+	$$rel/leadctl --generate-completion-script zsh > $(DESTDIR)$(PREFIX)/share/zsh/vendor-completions/_leadctl; \
+	$$rel/leadctl --generate-completion-script fish > $(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d/leadctl.fish; \
+	$$rel/leadctl help-man > $(DESTDIR)$(PREFIX)/share/man/man1/leadctl.1
+	@echo "installed under $(DESTDIR)$(PREFIX); next: systemd-sysusers, systemd-tmpfiles --create, systemctl daemon-reload, systemctl enable --now leadline-{vault,ingest,router,audit}.socket leadline-ingest-webhook.socket (see README)"
+
+uninstall:
+	for d in $(DAEMONS); do rm -f $(DESTDIR)$(PREFIX)/bin/leadline-$$d; done
+	rm -f $(DESTDIR)$(PREFIX)/bin/leadctl
+	rm -f $(DESTDIR)$(UNITDIR)/leadline-*.socket $(DESTDIR)$(UNITDIR)/leadline-*.service
+	rm -f $(DESTDIR)$(PREFIX)/lib/sysusers.d/leadline.conf $(DESTDIR)$(PREFIX)/lib/tmpfiles.d/leadline.conf
+	rm -rf $(DESTDIR)$(PREFIX)/share/leadline $(DESTDIR)$(PREFIX)/share/doc/leadline
+	rm -f $(DESTDIR)$(PREFIX)/share/man/man1/leadctl.1 $(DESTDIR)$(PREFIX)/share/bash-completion/completions/leadctl
+	rm -f $(DESTDIR)$(PREFIX)/share/zsh/vendor-completions/_leadctl $(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d/leadctl.fish
+	@echo "kept /etc/leadline and /var/lib/leadline (configuration and data)"
+
+clean:
+	rm -rf $(BUILD_DIR) .run

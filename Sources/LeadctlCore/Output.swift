@@ -1,0 +1,52 @@
+import Foundation
+import LeadlineRPC
+
+/// Tables for people, JSON for scripts.
+enum Output {
+    static func printJSON(_ value: JSONValue) {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        if let data = try? encoder.encode(value) {
+            FileHandle.standardOutput.write(data)
+            FileHandle.standardOutput.write(Data("\n".utf8))
+        }
+    }
+
+    /// Left-aligned columns, two spaces apart, with a header row.
+    static func table(_ headers: [String], _ rows: [[String]]) -> String {
+        var widths = headers.map(\.count)
+        for row in rows {
+            for (index, cell) in row.enumerated() where index < widths.count {
+                widths[index] = max(widths[index], cell.count)
+            }
+        }
+        func line(_ cells: [String]) -> String {
+            cells.enumerated().map { index, cell in
+                index == cells.count - 1 ? cell : cell.padding(toLength: widths[index], withPad: " ", startingAt: 0)
+            }.joined(separator: "  ")
+        }
+        return ([line(headers)] + rows.map(line)).joined(separator: "\n")
+    }
+
+    static func text(_ value: JSONValue?) -> String {
+        switch value {
+        case nil, .null?: return "-"
+        case .string(let string)?: return string
+        case .int(let number)?: return String(number)
+        case .double(let number)?: return String(format: "%.1f", number)
+        case .bool(let flag)?: return flag ? "yes" : "no"
+        case let other?:
+            return (try? JSONCoding.encode(other)).map { String(decoding: $0, as: UTF8.self) } ?? "?"
+        }
+    }
+
+    /// A progress bar on stderr for long operations, only when stderr is a terminal.
+    static func progress(_ done: Int, of total: Int, label: String) {
+        guard isatty(2) != 0, total > 0 else { return }
+        let width = 30
+        let filled = min(width, done * width / total)
+        let bar = String(repeating: "#", count: filled) + String(repeating: ".", count: width - filled)
+        FileHandle.standardError.write(Data("\r\(label) [\(bar)] \(done)/\(total)".utf8))
+        if done >= total { FileHandle.standardError.write(Data("\n".utf8)) }
+    }
+}

@@ -1,0 +1,14 @@
+import GRDB
+import NIOConcurrencyHelpers
+
+/// Counts commits, so metrics and tests can see how many writes shared each fsync.
+final class CommitCounter: TransactionObserver, Sendable {
+    private let commits = NIOLockedValueBox(0)
+
+    var count: Int { commits.withLockedValue { $0 } }
+
+    func observes(eventsOfKind eventKind: DatabaseEventKind) -> Bool { true }
+    func databaseDidChange(with event: DatabaseEvent) {}
+    func databaseDidCommit(_ db: Database) { commits.withLockedValue { $0 += 1 } }
+    func databaseDidRollback(_ db: Database) {}
+}

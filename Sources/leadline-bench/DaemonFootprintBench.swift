@@ -1,0 +1,51 @@
+import Foundation
+import LeadlineTestSupport
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// Idle memory of each daemon and socket-activated cold start to the first reply.
+struct DaemonFootprintBench {
+    func run(into table: inout BenchTable) async throws {
+        FileHandle.standardError.write(Data("daemons: idle RSS and cold start\n".utf8))
+        let stack = try TestStack()
+        defer { stack.removeFiles() }
+        for service in ["vault", "ingest", "router", "audit"] {
+            var coldStarts: [Double] = []
+            var rss = 0.0
+            for attempt in 0..<5 {
+                let process = try stack.start(
+                    service, webhook: service == "ingest", extraEnvironment: ["LEADLINE_CHECK_RESULTS": "0"])
+                let started = ContinuousClock.now
+                let socket = try RawSocket(path: stack.socketPath(service))
+                try socket.send(#"{"jsonrpc":"2.0","method":"service.ping","id":1}"# + "\n")
+                _ = try socket.readLine()
+                coldStarts.append((ContinuousClock.now - started).seconds * 1000)
+                if attempt == 4 {
+                    try await Task.sleep(for: .seconds(1))
+                    rss = residentMiB(pid: process.pid)
+                }
+                try stack.stop(service)
+            }
+            let median = coldStarts.sorted()[coldStarts.count / 2]
+            table.add(
+                BenchRow(
+                    name: "leadline-\(service) idle RSS", value: format(rss, " MiB", digits: 1), baseline: "-",
+                    ratio: "-", target: "< 15 MiB", met: rss < 15))
+            table.add(
+                BenchRow(
+                    name: "leadline-\(service) cold start to first reply (median of 5)",
+                    value: format(median, " ms", digits: 1), baseline: "-", ratio: "-", target: "< 50 ms",
+                    met: median < 50))
+        }
+    }
+
+    func residentMiB(pid: pid_t) -> Double {
+        guard let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8),
+            let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmRSS:") })
+        else { return -1 }
+        let kilobytes = Double(line.split(separator: " ").dropFirst().first ?? "0") ?? 0
+        return kilobytes / 1024
+    }
+}

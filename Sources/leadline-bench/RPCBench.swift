@@ -1,0 +1,88 @@
+import Foundation
+import LeadlineTestSupport
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// service.ping round trips over the Unix socket, 1 and 16 clients, against the C ping-pong
+/// server driven by the very same C client.
+struct RPCBench {
+    let seconds: Double
+
+    struct Result: Decodable {
+        var calls: Int
+        var seconds: Double
+        var p50_us: Double
+        var p99_us: Double
+        var perSecond: Double { Double(calls) / seconds }
+    }
+
+    func run(into table: inout BenchTable) async throws {
+        FileHandle.standardError.write(Data("rpc: C baseline vs leadline-audit\n".utf8))
+        let baselineBinary = "\(TestStack.binDirectory)/rpc-baseline-c"
+        let stack = try TestStack()
+        defer { stack.removeFiles() }
+        let cSocket = "\(stack.runtimeDir)/baseline.sock"
+        let server = try ChildProcess(
+            path: baselineBinary, arguments: ["server", cSocket], logPath: stack.root + "/c.log")
+        defer { server.signal(SIGKILL) }
+        try waitFor(timeout: 5) { FileManager.default.fileExists(atPath: cSocket) }
+        try stack.start("audit", extraEnvironment: ["LEADLINE_CHECK_RESULTS": "0"])
+
+        for clients in [1, 16] {
+            let baseline = try measure(baselineBinary, cSocket, clients)
+            let daemon = try measure(baselineBinary, stack.socketPath("audit"), clients)
+            if clients == 1 {
+                table.add(
+                    ratioRow(
+                        "ping p50, 1 client", daemon.p50_us, baseline.p50_us, "us", target: 1.5, lowerIsBetter: true))
+                table.add(
+                    ratioRow(
+                        "ping p99, 1 client", daemon.p99_us, baseline.p99_us, "us", target: 1.5, lowerIsBetter: true))
+                table.add(
+                    ratioRow(
+                        "ping calls/s, 1 client", daemon.perSecond, baseline.perSecond, "/s", target: nil,
+                        lowerIsBetter: false))
+            } else {
+                table.add(
+                    ratioRow(
+                        "ping calls/s, 16 clients", daemon.perSecond, baseline.perSecond, "/s", target: 0.5,
+                        lowerIsBetter: false))
+                table.add(
+                    ratioRow(
+                        "ping p99, 16 clients", daemon.p99_us, baseline.p99_us, "us", target: nil, lowerIsBetter: true))
+            }
+        }
+        try stack.stop("audit")
+    }
+
+    private func measure(_ binary: String, _ socket: String, _ clients: Int) throws -> Result {
+        let output = "\(NSTemporaryDirectory())rpc-bench-\(UUID().uuidString).json"
+        let child = try ChildProcess(
+            path: binary, arguments: ["client", socket, "\(clients)", "\(seconds)"], logPath: output)
+        try child.waitForExit(timeout: seconds + 30)
+        let text = try String(contentsOfFile: output, encoding: .utf8)
+        try? FileManager.default.removeItem(atPath: output)
+        guard let line = text.split(separator: "\n").last(where: { $0.hasPrefix("{") }) else {
+            throw TestStackError("rpc-baseline-c client printed no result: \(text)")
+        }
+        return try JSONDecoder().decode(Result.self, from: Data(line.utf8))
+    }
+}
+
+/// A row whose ratio is Leadline / baseline; `target` is the ratio to stay under (lower is
+/// better) or over (higher is better).
+func ratioRow(_ name: String, _ value: Double, _ baseline: Double, _ unit: String, target: Double?, lowerIsBetter: Bool)
+    -> BenchRow
+{
+    let ratio = baseline > 0 ? value / baseline : 0
+    let digits = value < 100 ? 1 : 0
+    let targetText =
+        target.map { lowerIsBetter ? "<= \(format($0, "x", digits: 1))" : ">= \(format($0, "x", digits: 1))" } ?? "-"
+    let met = target.map { lowerIsBetter ? ratio <= $0 : ratio >= $0 }
+    return BenchRow(
+        name: name, value: format(value, " \(unit)", digits: digits),
+        baseline: format(baseline, " \(unit)", digits: digits),
+        ratio: format(ratio, "x", digits: 2), target: targetText, met: met)
+}

@@ -1,0 +1,81 @@
+import Foundation
+import GRDBSQLite
+import LeadlineStorage
+
+/// Durable inserts: raw SQLite (one fsync'd commit per row, and 100 rows per commit) against
+/// Storage.groupedWrite with many concurrent writers sharing commits.
+struct StorageBench {
+    let row = String(repeating: "x", count: 200)
+
+    func run(into table: inout BenchTable) async throws {
+        FileHandle.standardError.write(Data("storage: raw SQLite vs Storage.groupedWrite\n".utf8))
+        let directory = NSTemporaryDirectory() + "leadline-bench-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+
+        let single = try rawSQLite(path: directory + "/raw1.sqlite", rows: 2000, perCommit: 1)
+        let batched = try rawSQLite(path: directory + "/raw100.sqlite", rows: 20000, perCommit: 100)
+        let grouped = try await groupedWrites(path: directory + "/grouped.sqlite", rows: 20000, writers: 64)
+
+        table.add(
+            ratioRow(
+                "durable inserts/s, 64 concurrent writers (group commit) vs raw 1/commit", grouped, single, "/s",
+                target: 1.5, lowerIsBetter: false))
+        table.add(
+            ratioRow(
+                "durable inserts/s, group commit vs raw 100/commit", grouped, batched, "/s", target: nil,
+                lowerIsBetter: false))
+    }
+
+    private func rawSQLite(path: String, rows: Int, perCommit: Int) throws -> Double {
+        var db: OpaquePointer?
+        guard sqlite3_open(path, &db) == SQLITE_OK else { throw StorageError("sqlite3_open \(path)") }
+        defer { sqlite3_close(db) }
+        sqlite3_exec(
+            db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; CREATE TABLE t (id INTEGER PRIMARY KEY, body TEXT)",
+            nil, nil, nil)
+        var statement: OpaquePointer?
+        sqlite3_prepare_v2(db, "INSERT INTO t (body) VALUES (?)", -1, &statement, nil)
+        defer { sqlite3_finalize(statement) }
+        let started = ContinuousClock.now
+        var written = 0
+        while written < rows {
+            sqlite3_exec(db, "BEGIN", nil, nil, nil)
+            for _ in 0..<perCommit {
+                sqlite3_bind_text(statement, 1, row, -1, nil)
+                sqlite3_step(statement)
+                sqlite3_reset(statement)
+                written += 1
+            }
+            sqlite3_exec(db, "COMMIT", nil, nil, nil)
+        }
+        return Double(rows) / (ContinuousClock.now - started).seconds
+    }
+
+    private func groupedWrites(path: String, rows: Int, writers: Int) async throws -> Double {
+        let storage = try Storage(
+            path: path,
+            migrations: [.init("t") { db in try db.execute(sql: "CREATE TABLE t (id INTEGER PRIMARY KEY, body TEXT)") }]
+        )
+        defer { try? storage.close() }
+        let body = row
+        let started = ContinuousClock.now
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for writer in 0..<writers {
+                group.addTask {
+                    for _ in stride(from: writer, to: rows, by: writers) {
+                        try await storage.groupedWrite { db in
+                            try db.execute(sql: "INSERT INTO t (body) VALUES (?)", arguments: [body])
+                        }
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
+        return Double(rows) / (ContinuousClock.now - started).seconds
+    }
+}
+
+extension Duration {
+    var seconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
+}

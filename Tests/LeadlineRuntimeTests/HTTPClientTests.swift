@@ -1,0 +1,112 @@
+import Foundation
+import LeadlineHTTP
+import LeadlineTestDoubles
+import LeadlineTestSupport
+import Testing
+
+/// The libcurl client against a real HTTP server on loopback.
+@Suite struct HTTPClientTests {
+    @Test func sendsMethodHeadersAndBodyAndExposesTheAnswer() async throws {
+        let server = try await HTTPTestServer { request in
+            .json(201, #"{"ok":true}"#, headers: [("X-RateLimit-Remaining", "99")])
+        }
+        defer { Task { await server.shutdown() } }
+        let client = HTTPClient()
+        let target = HTTPTarget(baseURL: server.baseURL + "/")
+        let response = try await client.send(
+            HTTPRequest(
+                method: "POST", url: target.url("/crm/v3/objects", query: [("idProperty", "email")]),
+                headers: [("Authorization", "Bearer t0ken"), ("Content-Type", "application/json")],
+                body: Data(#"{"a":1}"#.utf8)))
+        #expect(response.status == 201)
+        #expect(response.header("x-ratelimit-remaining") == "99")
+        #expect(String(decoding: response.body, as: UTF8.self) == #"{"ok":true}"#)
+        let seen = try #require(server.requests.first)
+        #expect(seen.method == "POST")
+        #expect(seen.path == "/crm/v3/objects")
+        #expect(seen.query["idProperty"] == "email")
+        #expect(seen.header("authorization") == "Bearer t0ken")
+        #expect(String(decoding: seen.body, as: UTF8.self) == #"{"a":1}"#)
+    }
+
+    @Test func aSlowServerTimesOut() async throws {
+        let server = try await HTTPTestServer { _ in CannedResponse(status: 200, delay: .seconds(3)) }
+        defer { Task { await server.shutdown() } }
+        let client = HTTPClient()
+        await #expect {
+            _ = try await client.send(HTTPRequest(url: server.baseURL + "/slow", timeout: .milliseconds(300)))
+        } throws: { error in
+            guard case HTTPClientError.timedOut = error else { return false }
+            return (error as? HTTPClientError)?.isTransient == true
+        }
+    }
+
+    @Test func aResponseOverTheLimitIsRefused() async throws {
+        let server = try await HTTPTestServer { _ in CannedResponse(status: 200, body: Data(count: 64 * 1024)) }
+        defer { Task { await server.shutdown() } }
+        var configuration = HTTPClient.Configuration()
+        configuration.maxResponseBytes = 1024
+        let client = HTTPClient(configuration: configuration)
+        await #expect {
+            _ = try await client.send(HTTPRequest(url: server.baseURL + "/big"))
+        } throws: { error in
+            if case HTTPClientError.responseTooLarge(let limit) = error { return limit == 1024 }
+            return false
+        }
+    }
+
+    @Test func aResetConnectionIsATransientError() async throws {
+        let server = try await HTTPTestServer { _ in .reset }
+        defer { Task { await server.shutdown() } }
+        await #expect {
+            _ = try await HTTPClient().send(HTTPRequest(url: server.baseURL + "/reset"))
+        } throws: { ($0 as? HTTPClientError)?.isTransient == true }
+    }
+
+    @Test func aTruncatedBodyIsATransientError() async throws {
+        let server = try await HTTPTestServer { _ in
+            CannedResponse(status: 200, body: Data("{\"partial\":".utf8), truncateBody: true)
+        }
+        defer { Task { await server.shutdown() } }
+        await #expect {
+            _ = try await HTTPClient().send(HTTPRequest(url: server.baseURL + "/truncated"))
+        } throws: { ($0 as? HTTPClientError)?.isTransient == true }
+    }
+
+    @Test func nobodyListeningIsAConnectionFailure() async throws {
+        let port = try TestPorts.unused()
+        await #expect {
+            _ = try await HTTPClient().send(HTTPRequest(url: "http://127.0.0.1:\(port)/"))
+        } throws: { error in
+            if case HTTPClientError.connectionFailed = error { return true }
+            return false
+        }
+    }
+
+    @Test func onlyHTTPAndHTTPSAreAllowed() async throws {
+        await #expect(throws: HTTPClientError.self) {
+            _ = try await HTTPClient().send(HTTPRequest(url: "file:///etc/passwd"))
+        }
+    }
+
+    @Test func manyConcurrentRequestsAllComplete() async throws {
+        let server = try await HTTPTestServer { request in .json(200, #"{"path":"\#(request.path)"}"#) }
+        defer { Task { await server.shutdown() } }
+        let client = HTTPClient()
+        let statuses = try await withThrowingTaskGroup(of: Int.self) { group in
+            for index in 0..<50 {
+                group.addTask { try await client.send(HTTPRequest(url: server.baseURL + "/r/\(index)")).status }
+            }
+            return try await group.reduce(into: [Int]()) { $0.append($1) }
+        }
+        #expect(statuses.count == 50)
+        #expect(statuses.allSatisfy { $0 == 200 })
+    }
+}
+
+enum TestPorts {
+    static func unused() throws -> Int {
+        // A port just released by a bound socket is free with high probability for the next second.
+        try TestStack.freePort()
+    }
+}

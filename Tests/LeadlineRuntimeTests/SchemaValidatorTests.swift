@@ -1,0 +1,50 @@
+import LeadlineRPC
+import LeadlineRuntime
+import Testing
+
+/// The runtime's params check, on the real embedded documents.
+@Suite struct SchemaValidatorTests {
+    @Test(arguments: ["vault", "ingest", "router", "audit"])
+    func everyDocumentIsEmbeddedAndDescribesTheCommonMethods(service: String) throws {
+        let schema = try OpenRPCSchema(service: service)
+        for method in ["rpc.discover", "service.ping", "service.info", "service.setLogLevel", "service.metrics"] {
+            #expect(schema.hasMethod(method), "\(service) lacks \(method)")
+        }
+    }
+
+    @Test func unknownAndMissingParamsAreNamed() throws {
+        let schema = try OpenRPCSchema(service: "vault")
+        let unknown = schema.checkParams(method: "service.setLogLevel", params: ["level": "info", "colour": "red"])
+        #expect(unknown?.detail.contains("colour") == true)
+        let missing = schema.checkParams(method: "service.setLogLevel", params: [:])
+        #expect(missing?.detail.contains("level") == true)
+        #expect(schema.checkParams(method: "service.setLogLevel", params: ["level": "debug"]) == nil)
+    }
+
+    @Test func errorsNeverQuoteTheValue() throws {
+        let schema = try OpenRPCSchema(service: "vault")
+        let problem = schema.checkParams(method: "service.setLogLevel", params: ["level": "hunter2-secret"])
+        #expect(problem != nil)
+        #expect(problem?.detail.contains("hunter2") == false)
+    }
+
+    @Test func keywordsBehaveAsDraft07Says() {
+        let validator = SchemaValidator(root: [:])
+        let schema: JSONValue = [
+            "type": "object", "required": ["n"], "additionalProperties": false,
+            "properties": [
+                "n": ["type": "integer", "minimum": 1, "maximum": 10],
+                "tags": ["type": "array", "items": ["type": "string", "pattern": "^[a-z]+$"], "uniqueItems": true],
+                "at": ["type": "string", "format": "date-time"],
+            ],
+        ]
+        #expect(validator.validate(["n": 5], against: schema) == nil)
+        #expect(validator.validate(["n": 0], against: schema) != nil)
+        #expect(validator.validate(["n": 5.5], against: schema) != nil)
+        #expect(validator.validate(["n": 5, "tags": ["a", "a"]], against: schema) != nil)
+        #expect(validator.validate(["n": 5, "tags": ["A"]], against: schema) != nil)
+        #expect(validator.validate(["n": 5, "at": "yesterday"], against: schema) != nil)
+        #expect(validator.validate(["n": 5, "at": "2026-12-01T10:00:00Z"], against: schema) == nil)
+        #expect(validator.validate(["n": 5, "x": 1], against: schema) != nil)
+    }
+}

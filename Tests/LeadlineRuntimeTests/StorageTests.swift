@@ -1,0 +1,113 @@
+import Foundation
+import GRDB
+import LeadlineStorage
+import LeadlineTestSupport
+import Testing
+
+@Suite struct StorageTests {
+    static let migrations = [
+        Storage.Migration("items-v1") { db in
+            try db.execute(sql: "CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE)")
+        }
+    ]
+
+    func temporaryPath() throws -> String {
+        let directory = NSTemporaryDirectory() + "leadline-storage-\(UUID().uuidString)"
+        return directory + "/test.sqlite"
+    }
+
+    @Test func opensWithWALAndFullSync() async throws {
+        let storage = try Storage(path: try temporaryPath(), migrations: Self.migrations)
+        let (mode, sync) = try await storage.read { db in
+            (try String.fetchOne(db, sql: "PRAGMA journal_mode"), try Int.fetchOne(db, sql: "PRAGMA synchronous"))
+        }
+        #expect(mode == "wal")
+        #expect(sync == 2)  // FULL
+        try storage.close()
+    }
+
+    @Test func concurrentGroupedWritesShareCommits() async throws {
+        let storage = try Storage(path: try temporaryPath(), migrations: Self.migrations)
+        let before = storage.commitCount
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for index in 0..<400 {
+                group.addTask {
+                    try await storage.groupedWrite { db in
+                        try db.execute(sql: "INSERT INTO items (name) VALUES (?)", arguments: ["item-\(index)"])
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
+        let rows = try await storage.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM items") }
+        #expect(rows == 400)
+        let commits = storage.commitCount - before
+        #expect(commits >= 1)
+        #expect(commits < 400, "400 concurrent writes took \(commits) commits: nothing was grouped")
+        try storage.close()
+    }
+
+    @Test func aFailingGroupedWriteRollsBackAloneAndReportsItsError() async throws {
+        let storage = try Storage(path: try temporaryPath(), migrations: Self.migrations)
+        try await storage.groupedWrite { db in try db.execute(sql: "INSERT INTO items (name) VALUES ('taken')") }
+        async let good: Void = storage.groupedWrite { db in
+            try db.execute(sql: "INSERT INTO items (name) VALUES ('fresh')")
+        }
+        async let bad: Void = storage.groupedWrite { db in
+            try db.execute(sql: "INSERT INTO items (name) VALUES ('half')")
+            try db.execute(sql: "INSERT INTO items (name) VALUES ('taken')")  // UNIQUE violation
+        }
+        try await good
+        var failed = false
+        do { try await bad } catch is DatabaseError { failed = true }
+        #expect(failed)
+        let names = try await storage.read { db in try String.fetchAll(db, sql: "SELECT name FROM items ORDER BY name")
+        }
+        #expect(names == ["fresh", "taken"])
+        try storage.close()
+    }
+
+    @Test func aCorruptFileIsRefusedAndLeftAsItWas() throws {
+        let path = try temporaryPath()
+        let storage = try Storage(path: path, migrations: Self.migrations)
+        try storage.close()
+        // Overwrite the middle of the file: the header survives, the b-tree does not.
+        var bytes = try Data(contentsOf: URL(fileURLWithPath: path))
+        let garbage = Data(repeating: 0xA5, count: max(0, bytes.count - 100))
+        bytes.replaceSubrange(100..<bytes.count, with: garbage)
+        try bytes.write(to: URL(fileURLWithPath: path))
+        for suffix in ["-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + suffix) }
+
+        #expect {
+            _ = try Storage(path: path, migrations: Self.migrations)
+        } throws: { error in
+            let text = "\(error)"
+            return text.contains(path)
+                && (text.contains("integrity") || text.contains("unreadable") || text.contains("cannot open"))
+        }
+        #expect(try Data(contentsOf: URL(fileURLWithPath: path)) == bytes)
+    }
+
+    @Test func aFileThatIsNotADatabaseIsRefused() throws {
+        let path = try temporaryPath()
+        try FileManager.default.createDirectory(
+            atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+        let text = Data(String(repeating: "not a database ", count: 400).utf8)
+        try text.write(to: URL(fileURLWithPath: path))
+        #expect(throws: StorageError.self) { _ = try Storage(path: path, migrations: Self.migrations) }
+        #expect(try Data(contentsOf: URL(fileURLWithPath: path)) == text)
+    }
+
+    @Test func migrationsRunOnceAcrossReopens() throws {
+        let path = try temporaryPath()
+        try Storage(path: path, migrations: Self.migrations).close()
+        let reopened = try Storage(
+            path: path,
+            migrations: Self.migrations + [
+                Storage.Migration("items-v2") { db in try db.execute(sql: "ALTER TABLE items ADD COLUMN note TEXT") }
+            ])
+        let columns = try reopened.pool.read { db in try db.columns(in: "items").map(\.name) }
+        #expect(columns == ["id", "name", "note"])
+        try reopened.close()
+    }
+}
