@@ -61,7 +61,8 @@ struct GraphClient: Sendable {
     {
         var query = [("fields", Self.leadFields), ("limit", "100")]
         if let since {
-            query.append(("filtering", "[{\"field\":\"time_created\",\"operator\":\"GREATER_THAN\",\"value\":\(since)}]"))
+            query.append(
+                ("filtering", "[{\"field\":\"time_created\",\"operator\":\"GREATER_THAN\",\"value\":\(since)}]"))
         }
         if let after { query.append(("after", after)) }
         let page = try await get("/\(version)/\(formID)/leads", query: query, token: token, appSecret: appSecret)
@@ -121,7 +122,8 @@ struct GraphClient: Sendable {
         guard let header = response.header("x-business-use-case-usage"),
             let usage = try? JSONCoding.parse(Array(header.utf8)), case .object(let byBusiness) = usage
         else { return nil }
-        let minutes = byBusiness.values.flatMap { $0.arrayValue ?? [] }
+        let minutes =
+            byBusiness.values.flatMap { $0.arrayValue ?? [] }
             .compactMap { $0["estimated_time_to_regain_access"]?.intValue }.max() ?? 0
         return minutes > 0 ? .seconds(minutes * 60) : nil
     }

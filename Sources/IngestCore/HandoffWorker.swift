@@ -50,7 +50,8 @@ final class HandoffWorker: Sendable {
                     level: attempts == 1 || attempts % 10 == 0 ? .warning : .debug,
                     "router did not acknowledge the lead; will retry",
                     metadata: ["lead": "\(item.id)", "attempts": "\(attempts)", "error": "\(detail)"])
-                try? await store.deferHandoff(leadID: item.id, attempts: attempts, until: backoff.until(afterAttempts: attempts))
+                try? await store.deferHandoff(
+                    leadID: item.id, attempts: attempts, until: backoff.until(afterAttempts: attempts))
             }
         }
         return due.count == Self.batchSize && handedOff > 0

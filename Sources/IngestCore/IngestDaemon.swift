@@ -15,7 +15,8 @@ public enum IngestDaemon {
         let spool = context.auditSpool(storage: storage)
         let store = IngestStore(storage: storage, spool: spool)
         let secrets = VaultSecretSource(client: context.client(for: "vault"))
-        let graph = GraphClient(http: HTTPClient(), baseURL: config.meta.graphBaseURL, version: config.meta.graphVersion)
+        let graph = GraphClient(
+            http: HTTPClient(), baseURL: config.meta.graphBaseURL, version: config.meta.graphVersion)
 
         let handoff = HandoffWorker(store: store, router: context.client(for: "router"), logger: context.logger)
         let retrieval = RetrievalWorker(
@@ -26,7 +27,8 @@ public enum IngestDaemon {
             logger: context.logger, handoffWakeup: handoff.wakeup)
 
         let endpoints = WebhookEndpoints(
-            store: store, secrets: secrets, meta: config.meta, logger: context.logger, retrievalWakeup: retrieval.wakeup)
+            store: store, secrets: secrets, meta: config.meta, logger: context.logger, retrievalWakeup: retrieval.wakeup
+        )
         let webhookFD: CInt
         if let adopted = context.takeListenFD("webhook") {
             webhookFD = adopted
@@ -37,7 +39,8 @@ public enum IngestDaemon {
         }
         let server = try await WebhookServer.start(
             listeningOn: webhookFD, endpoints: endpoints,
-            limits: .init(maxBodyBytes: config.ingest.maxBodyBytes, requestTimeout: requestTimeout()), logger: context.logger)
+            limits: .init(maxBodyBytes: config.ingest.maxBodyBytes, requestTimeout: requestTimeout()),
+            logger: context.logger)
 
         var table = RPCMethodTable()
         IngestMethodHandlers(store: store, retrieval: retrieval, handoff: handoff, reconciler: reconciler)
@@ -63,7 +66,9 @@ public enum IngestDaemon {
     /// How long a webhook client has to send a complete request (and how long an idle keep-alive
     /// connection stays open). LEADLINE_WEBHOOK_TIMEOUT_MS shortens it for tests.
     static func requestTimeout() -> TimeAmount {
-        if let text = ProcessInfo.processInfo.environment["LEADLINE_WEBHOOK_TIMEOUT_MS"], let millis = Int64(text), millis > 0 {
+        if let text = ProcessInfo.processInfo.environment["LEADLINE_WEBHOOK_TIMEOUT_MS"], let millis = Int64(text),
+            millis > 0
+        {
             return .milliseconds(millis)
         }
         return .seconds(15)

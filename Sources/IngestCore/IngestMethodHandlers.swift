@@ -28,15 +28,19 @@ struct IngestMethodHandlers: Sendable {
                 throw RPCError.invalidParams("give email, phone or both")
             }
             if email == nil && phone == nil { return FindLeads.Result(items: []) }
-            return FindLeads.Result(items: try await storageCall { try await store.findLeads(email: email, phone: phone) })
+            return FindLeads.Result(
+                items: try await storageCall { try await store.findLeads(email: email, phone: phone) })
         }
         table.register(EraseLeads.self, .admin) { params, context in
-            let result = try await storageCall { try await store.eraseLeads(ids: params.ids, actor: context.caller.actor) }
+            let result = try await storageCall {
+                try await store.eraseLeads(ids: params.ids, actor: context.caller.actor)
+            }
             return EraseLeads.Result(erased: result.erased, notFound: result.notFound)
         }
         table.register(Reconcile.self, .admin) { params, _ in
             let outcome = try await reconciler.reconcile(formID: params.formId)
-            return Reconcile.Result(forms: outcome.forms, fetched: outcome.fetched, inserted: outcome.inserted, pages: outcome.pages)
+            return Reconcile.Result(
+                forms: outcome.forms, fetched: outcome.fetched, inserted: outcome.inserted, pages: outcome.pages)
         }
         table.register(IngestStats.self, .admin) { _, _ in try await stats() }
     }
@@ -45,12 +49,16 @@ struct IngestMethodHandlers: Sendable {
         let submission = params.lead
         let normalized = LeadNormalizer.normalizeFields(submission.fields)
         if let field = normalized.rejected.first {
-            throw RPCError.validationFailed("fields.\(field) could not be normalized (not a valid \(field == "email" || field == "workEmail" ? "email address" : "phone number"))")
+            throw RPCError.validationFailed(
+                "fields.\(field) could not be normalized (not a valid \(field == "email" || field == "workEmail" ? "email address" : "phone number"))"
+            )
         }
         let receivedAt = Timestamp.now()
         let createdAt: String
         if let given = submission.createdAt {
-            guard let date = Timestamp.parse(given) else { throw RPCError.validationFailed("createdAt is not an RFC 3339 time") }
+            guard let date = Timestamp.parse(given) else {
+                throw RPCError.validationFailed("createdAt is not an RFC 3339 time")
+            }
             createdAt = Timestamp.format(date)
         } else {
             createdAt = receivedAt
@@ -86,14 +94,17 @@ struct IngestMethodHandlers: Sendable {
         }
         var since: String?
         if let given = params.since {
-            guard let date = Timestamp.parse(given) else { throw RPCError.invalidParams("param 'since' is not an RFC 3339 time") }
+            guard let date = Timestamp.parse(given) else {
+                throw RPCError.invalidParams("param 'since' is not an RFC 3339 time")
+            }
             since = Timestamp.format(date)
         }
         let leads = try await storageCall {
             try await store.listLeads(limit: limit + 1, after: after, formID: params.formId, since: since)
         }
         let items = Array(leads.prefix(limit))
-        let next = leads.count > limit ? items.last.map { LeadCursor.encode(receivedAt: $0.receivedAt, id: $0.id) } : nil
+        let next =
+            leads.count > limit ? items.last.map { LeadCursor.encode(receivedAt: $0.receivedAt, id: $0.id) } : nil
         return LeadPage(items: items, nextCursor: next)
     }
 

@@ -110,9 +110,14 @@ final class IngestStore: Sendable {
     func failFetch(_ row: InboxRow, reason: String) async throws {
         let spool = self.spool
         try await storage.groupedWrite { db in
-            try db.execute(sql: "UPDATE inbox SET state = 'failed' WHERE leadgen_id = ?", arguments: [row.change.leadgenID])
+            try db.execute(
+                sql: "UPDATE inbox SET state = 'failed' WHERE leadgen_id = ?", arguments: [row.change.leadgenID])
             try spool.record(
-                [AuditEvent(action: "ingest.fetchFailed", subject: row.leadID, outcome: "failed", details: ["reason": .string(reason)])],
+                [
+                    AuditEvent(
+                        action: "ingest.fetchFailed", subject: row.leadID, outcome: "failed",
+                        details: ["reason": .string(reason)])
+                ],
                 in: db)
         }
     }
@@ -136,7 +141,8 @@ final class IngestStore: Sendable {
                     """, arguments: [pageID, reason, Timestamp.now(), tokenVersion])
             if db.changesCount > 0 {
                 try spool.record(
-                    [AuditEvent(action: "ingest.pageNeedsAttention", subject: "meta/page/\(pageID)", outcome: reason)], in: db)
+                    [AuditEvent(action: "ingest.pageNeedsAttention", subject: "meta/page/\(pageID)", outcome: reason)],
+                    in: db)
             }
         }
     }
@@ -155,7 +161,8 @@ final class IngestStore: Sendable {
     func pagesNeedingAttention() async throws -> [PageAttention] {
         try await storage.read { db in
             try Row.fetchAll(db, sql: "SELECT * FROM pages_needing_attention ORDER BY page_id").map {
-                PageAttention(pageID: $0["page_id"], reason: $0["reason"], since: $0["since"], tokenVersion: $0["token_version"])
+                PageAttention(
+                    pageID: $0["page_id"], reason: $0["reason"], since: $0["since"], tokenVersion: $0["token_version"])
             }
         }
     }
@@ -198,10 +205,15 @@ final class IngestStore: Sendable {
             {
                 return .duplicate(existing)
             }
-            try db.execute(sql: "INSERT INTO idempotency_keys (key, lead_id) VALUES (?, ?)", arguments: [idempotencyKey, lead.id])
+            try db.execute(
+                sql: "INSERT INTO idempotency_keys (key, lead_id) VALUES (?, ?)", arguments: [idempotencyKey, lead.id])
             try Self.insertLead(row, db: db)
             try spool.record(
-                [AuditEvent(action: "ingest.submitLead", subject: lead.id, outcome: "ok", details: ["actor": .string(actor)])],
+                [
+                    AuditEvent(
+                        action: "ingest.submitLead", subject: lead.id, outcome: "ok", details: ["actor": .string(actor)]
+                    )
+                ],
                 in: db)
             return .stored(lead.id)
         }
@@ -237,7 +249,8 @@ final class IngestStore: Sendable {
             let filter = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
             _ = arguments.append(contentsOf: [limit])
             return try String.fetchAll(
-                db, sql: "SELECT body FROM leads \(filter) ORDER BY received_at DESC, id DESC LIMIT ?", arguments: arguments
+                db, sql: "SELECT body FROM leads \(filter) ORDER BY received_at DESC, id DESC LIMIT ?",
+                arguments: arguments
             ).map(Self.decodeLead)
         }
     }
@@ -267,7 +280,11 @@ final class IngestStore: Sendable {
                     erased += 1
                     try db.execute(sql: "UPDATE inbox SET state = 'erased' WHERE lead_id = ?", arguments: [id])
                     try spool.record(
-                        [AuditEvent(action: "ingest.eraseLead", subject: id, outcome: "ok", details: ["actor": .string(actor)])],
+                        [
+                            AuditEvent(
+                                action: "ingest.eraseLead", subject: id, outcome: "ok",
+                                details: ["actor": .string(actor)])
+                        ],
                         in: db)
                 } else {
                     notFound.append(id)
@@ -298,7 +315,8 @@ final class IngestStore: Sendable {
     func markHandedOff(leadID: String) async throws {
         try await storage.groupedWrite { db in
             try db.execute(sql: "UPDATE leads SET handed_off = 1 WHERE id = ?", arguments: [leadID])
-            try db.execute(sql: "UPDATE inbox SET state = 'handedOff' WHERE lead_id = ? AND state = 'ready'", arguments: [leadID])
+            try db.execute(
+                sql: "UPDATE inbox SET state = 'handedOff' WHERE lead_id = ? AND state = 'ready'", arguments: [leadID])
         }
     }
 
@@ -347,7 +365,8 @@ final class IngestStore: Sendable {
 
     static func setState(_ key: String, _ value: String, db: Database) throws {
         try db.execute(
-            sql: "INSERT INTO ingest_state (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+            sql:
+                "INSERT INTO ingest_state (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
             arguments: [key, value])
     }
 
@@ -387,7 +406,8 @@ final class IngestStore: Sendable {
                           AND page_id IN (SELECT page_id FROM pages_needing_attention)
                         """) ?? 0
             counts.failed = try Int.fetchOne(db, sql: "SELECT count(*) FROM inbox WHERE state = 'failed'") ?? 0
-            counts.lastWebhookAt = try String.fetchOne(db, sql: "SELECT value FROM ingest_state WHERE key = 'lastWebhookAt'")
+            counts.lastWebhookAt = try String.fetchOne(
+                db, sql: "SELECT value FROM ingest_state WHERE key = 'lastWebhookAt'")
             counts.lastReconcileAt = try String.fetchOne(
                 db, sql: "SELECT value FROM ingest_state WHERE key = 'lastReconcileAt'")
             return counts

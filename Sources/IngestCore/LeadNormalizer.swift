@@ -88,7 +88,9 @@ enum LeadNormalizer {
         }
         if let country = fields["country"] { fields["country"] = normalizeCountry(country) }
         if let email = fields["email"] {
-            if let normalized = normalizeEmail(email) { fields["email"] = normalized } else {
+            if let normalized = normalizeEmail(email) {
+                fields["email"] = normalized
+            } else {
                 fields["email"] = nil
                 rejected.append("email")
             }
@@ -96,13 +98,17 @@ enum LeadNormalizer {
         for key in ["phone", "workPhone"] {
             guard let phone = fields[key] else { continue }
             let country = fields["country"].flatMap { $0.count == 2 ? $0 : nil }
-            if let normalized = PhoneNumber.normalize(phone, country: country) { fields[key] = normalized } else {
+            if let normalized = PhoneNumber.normalize(phone, country: country) {
+                fields[key] = normalized
+            } else {
                 fields[key] = nil
                 rejected.append(key)
             }
         }
         if let workEmail = fields["workEmail"] {
-            if let normalized = normalizeEmail(workEmail) { fields["workEmail"] = normalized } else {
+            if let normalized = normalizeEmail(workEmail) {
+                fields["workEmail"] = normalized
+            } else {
                 fields["workEmail"] = nil
                 rejected.append("workEmail")
             }

@@ -69,13 +69,16 @@ final class Reconciler: Sendable {
                     try await reconcile(form, into: &outcome)
                 } catch let error as RPCError {
                     if formID != nil { throw error }
-                    logger.warning("reconciliation skipped a form", metadata: ["form": "\(form.formID)", "error": "\(error)"])
+                    logger.warning(
+                        "reconciliation skipped a form", metadata: ["form": "\(form.formID)", "error": "\(error)"])
                 }
             }
             try await store.setState("lastReconcileAt", Timestamp.now())
             logger.info(
                 "reconciliation pass done",
-                metadata: ["forms": "\(outcome.forms)", "fetched": "\(outcome.fetched)", "inserted": "\(outcome.inserted)"])
+                metadata: [
+                    "forms": "\(outcome.forms)", "fetched": "\(outcome.fetched)", "inserted": "\(outcome.inserted)",
+                ])
             if outcome.inserted > 0 { handoffWakeup.signal() }
             return outcome
         }
@@ -111,7 +114,9 @@ final class Reconciler: Sendable {
             outcome.fetched += page.leads.count
             let leads = page.leads.compactMap { raw -> (change: LeadgenChange, raw: JSONValue)? in
                 guard let id = LeadNormalizer.idString(raw["id"]), WebhookPayload.isSafeID(id) else { return nil }
-                let created = raw["created_time"]?.stringValue.flatMap(Timestamp.parse).map { Int64($0.timeIntervalSince1970) }
+                let created = raw["created_time"]?.stringValue.flatMap(Timestamp.parse).map {
+                    Int64($0.timeIntervalSince1970)
+                }
                 let change = LeadgenChange(
                     leadgenID: id, pageID: pageID, formID: LeadNormalizer.idString(raw["form_id"]) ?? form.formID,
                     adID: LeadNormalizer.idString(raw["ad_id"]), adgroupID: LeadNormalizer.idString(raw["adset_id"]),
@@ -127,9 +132,11 @@ final class Reconciler: Sendable {
     private func rpcError(_ failure: GraphFailure, pageID: String, tokenVersion: Int64) async throws -> RPCError {
         switch failure {
         case .tokenInvalid:
-            try await store.markPageNeedingAttention(pageID: pageID, reason: "token-invalid", tokenVersion: tokenVersion)
+            try await store.markPageNeedingAttention(
+                pageID: pageID, reason: "token-invalid", tokenVersion: tokenVersion)
         case .permissionDenied:
-            try await store.markPageNeedingAttention(pageID: pageID, reason: "permission-denied", tokenVersion: tokenVersion)
+            try await store.markPageNeedingAttention(
+                pageID: pageID, reason: "permission-denied", tokenVersion: tokenVersion)
         case .rateLimited:
             return RPCError.rateLimited("the Graph API rate-limits page \(pageID); try later")
         case .temporary, .notFound:

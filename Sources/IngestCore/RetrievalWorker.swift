@@ -87,7 +87,8 @@ final class RetrievalWorker: Sendable {
         } catch let failure as GraphFailure {
             await handle(failure, row: row, tokenVersion: token.version)
         } catch {
-            logger.error("cannot store a fetched lead", metadata: ["lead": "\(row.leadID)", "error": "\(type(of: error))"])
+            logger.error(
+                "cannot store a fetched lead", metadata: ["lead": "\(row.leadID)", "error": "\(type(of: error))"])
             await retryLater(row, reason: "storage")
         }
     }
@@ -98,7 +99,8 @@ final class RetrievalWorker: Sendable {
             await retryLater(row, reason: detail)
         case .rateLimited(let retryAfter):
             logger.warning(
-                "Graph API rate limit; backing off", metadata: ["page": "\(row.change.pageID)", "retryAfter": "\(retryAfter.map { "\($0)" } ?? "backoff")"])
+                "Graph API rate limit; backing off",
+                metadata: ["page": "\(row.change.pageID)", "retryAfter": "\(retryAfter.map { "\($0)" } ?? "backoff")"])
             await retryLater(row, reason: "rate limited", atLeast: retryAfter ?? .seconds(60))
         case .tokenInvalid:
             await holdPage(row.change.pageID, reason: "token-invalid", tokenVersion: tokenVersion)
@@ -106,15 +108,20 @@ final class RetrievalWorker: Sendable {
             await holdPage(row.change.pageID, reason: "permission-denied", tokenVersion: tokenVersion)
         case .notFound:
             logger.warning("Graph API says the lead does not exist; marked failed", metadata: ["lead": "\(row.leadID)"])
-            do { try await store.failFetch(row, reason: "not-found") } catch { await retryLater(row, reason: "storage") }
+            do { try await store.failFetch(row, reason: "not-found") } catch {
+                await retryLater(row, reason: "storage")
+            }
         }
     }
 
     private func retryLater(_ row: IngestStore.InboxRow, reason: String, atLeast: Duration? = nil) async {
         let attempts = row.attempts + 1
-        logger.info("lead fetch deferred", metadata: ["lead": "\(row.leadID)", "attempts": "\(attempts)", "reason": "\(reason)"])
+        logger.info(
+            "lead fetch deferred",
+            metadata: ["lead": "\(row.leadID)", "attempts": "\(attempts)", "reason": "\(reason)"])
         try? await store.deferFetch(
-            leadgenID: row.change.leadgenID, attempts: attempts, until: backoff.until(afterAttempts: attempts, atLeast: atLeast))
+            leadgenID: row.change.leadgenID, attempts: attempts,
+            until: backoff.until(afterAttempts: attempts, atLeast: atLeast))
     }
 
     /// The page's leads stay queued (and are counted as waitingToken) until a new token arrives.
@@ -140,9 +147,12 @@ final class RetrievalWorker: Sendable {
         }
         guard due, let pages = try? await store.pagesNeedingAttention(), !pages.isEmpty else { return }
         for page in pages {
-            guard let token = try? await secrets.secret(named: meta.pageTokenPrefix + page.pageID, fresh: true) else { continue }
+            guard let token = try? await secrets.secret(named: meta.pageTokenPrefix + page.pageID, fresh: true) else {
+                continue
+            }
             if page.tokenVersion == nil || token.version != page.tokenVersion {
-                logger.notice("new page token found; releasing the page's held leads", metadata: ["page": "\(page.pageID)"])
+                logger.notice(
+                    "new page token found; releasing the page's held leads", metadata: ["page": "\(page.pageID)"])
                 try? await store.clearPageAttention(pageID: page.pageID)
                 wakeup.signal()
             }

@@ -24,7 +24,9 @@ struct WebhookResponse: Sendable, Equatable {
     var body: String
     var contentType = "text/plain; charset=utf-8"
 
-    static func text(_ status: Int, _ body: String) -> WebhookResponse { WebhookResponse(status: status, body: body + "\n") }
+    static func text(_ status: Int, _ body: String) -> WebhookResponse {
+        WebhookResponse(status: status, body: body + "\n")
+    }
 }
 
 /// What the webhook endpoints mean, free of HTTP plumbing: Meta's subscription handshake,
@@ -40,7 +42,10 @@ final class WebhookEndpoints: Sendable {
     private let lastForcedRefresh = NIOLockedValueBox<ContinuousClock.Instant?>(nil)
     private let rejections = RejectionAuditor()
 
-    init(store: IngestStore, secrets: any SecretSource, meta: LeadlineConfig.Meta, logger: Logger, retrievalWakeup: Wakeup) {
+    init(
+        store: IngestStore, secrets: any SecretSource, meta: LeadlineConfig.Meta, logger: Logger,
+        retrievalWakeup: Wakeup
+    ) {
         self.store = store
         self.secrets = secrets
         self.meta = meta
@@ -70,7 +75,9 @@ final class WebhookEndpoints: Sendable {
         } catch .unavailable {
             return .text(503, "the vault is unavailable; try again")
         } catch {
-            logger.warning("webhook verification refused: no readable verify token in the vault", metadata: ["secret": "\(meta.verifyToken)"])
+            logger.warning(
+                "webhook verification refused: no readable verify token in the vault",
+                metadata: ["secret": "\(meta.verifyToken)"])
             return .text(403, "forbidden")
         }
         guard Self.constantTimeEquals(offered, expected.value) else {
@@ -91,11 +98,14 @@ final class WebhookEndpoints: Sendable {
             return .text(503, "the vault is unavailable; try again")
         } catch {
             // Meta retries for 36 hours: storing the app secret then loses nothing.
-            logger.error("webhook refused: the app secret is not in the vault or not readable by ingest", metadata: ["secret": "\(meta.appSecret)"])
+            logger.error(
+                "webhook refused: the app secret is not in the vault or not readable by ingest",
+                metadata: ["secret": "\(meta.appSecret)"])
             return .text(503, "not configured")
         }
         var valid = WebhookSignature.isValid(header: signature, body: request.body, appSecret: appSecret.value)
-        if !valid, signature != nil, mayForceRefresh(), let fresh = try? await secrets.secret(named: meta.appSecret, fresh: true),
+        if !valid, signature != nil, mayForceRefresh(),
+            let fresh = try? await secrets.secret(named: meta.appSecret, fresh: true),
             fresh != appSecret
         {
             appSecret = fresh

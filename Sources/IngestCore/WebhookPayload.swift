@@ -61,6 +61,8 @@ struct WebhookPayload {
     /// Ids end up in Graph API paths and vault secret names: digits, letters, '_' and '-' only.
     static func isSafeID(_ id: String) -> Bool {
         !id.isEmpty && id.utf8.count <= 64
-            && id.utf8.allSatisfy { ($0 >= 48 && $0 <= 57) || ($0 >= 65 && $0 <= 90) || ($0 >= 97 && $0 <= 122) || $0 == 95 || $0 == 45 }
+            && id.utf8.allSatisfy {
+                ($0 >= 48 && $0 <= 57) || ($0 >= 65 && $0 <= 90) || ($0 >= 97 && $0 <= 122) || $0 == 95 || $0 == 45
+            }
     }
 }

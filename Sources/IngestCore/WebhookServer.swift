@@ -141,13 +141,15 @@ final class WebhookHTTPHandler: ChannelInboundHandler {
         }
     }
 
-    private func write(context: ChannelHandlerContext, response: WebhookResponse, version: HTTPVersion, keepAlive: Bool) {
+    private func write(context: ChannelHandlerContext, response: WebhookResponse, version: HTTPVersion, keepAlive: Bool)
+    {
         guard context.channel.isActive else { return }
         var headers = HTTPHeaders()
         headers.add(name: "Content-Type", value: response.contentType)
         headers.add(name: "Content-Length", value: String(response.body.utf8.count))
         if !keepAlive { headers.add(name: "Connection", value: "close") }
-        let head = HTTPResponseHead(version: version, status: HTTPResponseStatus(statusCode: response.status), headers: headers)
+        let head = HTTPResponseHead(
+            version: version, status: HTTPResponseStatus(statusCode: response.status), headers: headers)
         context.write(wrapOutboundOut(.head(head)), promise: nil)
         context.write(wrapOutboundOut(.body(.byteBuffer(ByteBuffer(string: response.body)))), promise: nil)
         let channel = context.channel
@@ -170,7 +172,10 @@ final class WebhookHTTPHandler: ChannelInboundHandler {
         headers.add(name: "Content-Length", value: String(message.utf8.count + 1))
         headers.add(name: "Connection", value: "close")
         context.write(
-            wrapOutboundOut(.head(HTTPResponseHead(version: version, status: HTTPResponseStatus(statusCode: status), headers: headers))),
+            wrapOutboundOut(
+                .head(
+                    HTTPResponseHead(version: version, status: HTTPResponseStatus(statusCode: status), headers: headers)
+                )),
             promise: nil)
         context.write(wrapOutboundOut(.body(.byteBuffer(ByteBuffer(string: message + "\n")))), promise: nil)
         let channel = context.channel

@@ -7,7 +7,8 @@ enum WebhookSignature {
     static func isValid(header: String?, body: [UInt8], appSecret: String) -> Bool {
         guard let header, header.hasPrefix("sha256="), let mac = hexBytes(header.dropFirst(7)), mac.count == 32
         else { return false }
-        return HMAC<SHA256>.isValidAuthenticationCode(mac, authenticating: body, using: SymmetricKey(data: Data(appSecret.utf8)))
+        return HMAC<SHA256>.isValidAuthenticationCode(
+            mac, authenticating: body, using: SymmetricKey(data: Data(appSecret.utf8)))
     }
 
     static func sign(body: some DataProtocol, appSecret: String) -> String {
@@ -16,7 +17,9 @@ enum WebhookSignature {
 
     /// Graph's appsecret_proof: hex HMAC-SHA256(app secret, access token).
     static func appSecretProof(accessToken: String, appSecret: String) -> String {
-        hex(HMAC<SHA256>.authenticationCode(for: Data(accessToken.utf8), using: SymmetricKey(data: Data(appSecret.utf8))))
+        hex(
+            HMAC<SHA256>.authenticationCode(
+                for: Data(accessToken.utf8), using: SymmetricKey(data: Data(appSecret.utf8))))
     }
 
     static func hex(_ bytes: some Sequence<UInt8>) -> String {

@@ -67,12 +67,17 @@ public final class GraphAPIDouble: Sendable {
         var errors: [String: (Int, Data)] = [:]
         let errorFixture = try Fixtures.json("meta/graph-errors.json") as? [String: Any] ?? [:]
         for (name, value) in errorFixture {
-            guard let entry = value as? [String: Any], let status = entry["httpStatus"] as? Int, let body = entry["body"] else { continue }
+            guard let entry = value as? [String: Any], let status = entry["httpStatus"] as? Int,
+                let body = entry["body"]
+            else { continue }
             errors[name] = (status, try JSONSerialization.data(withJSONObject: body, options: [.sortedKeys]))
         }
         errorBodies = errors
         usageHeaders = try Fixtures.json("meta/graph-usage-headers.json") as? [String: String] ?? [:]
-        formPages = [try Fixtures.data("meta/graph-form-leads-page1.json"), try Fixtures.data("meta/graph-form-leads-page2.json")]
+        formPages = [
+            try Fixtures.data("meta/graph-form-leads-page1.json"),
+            try Fixtures.data("meta/graph-form-leads-page2.json"),
+        ]
         longLivedToken = try Fixtures.data("meta/graph-long-lived-token.json")
         state.withLockedValue { $0.validTokens = validTokens }
         for name in ["graph-lead-facebook", "graph-lead-instagram", "graph-lead-organic"] {
@@ -99,7 +104,9 @@ public final class GraphAPIDouble: Sendable {
 
     /// Adds (or replaces) a lead object, as JSON with at least `id`.
     public func addLead(_ json: Data) throws {
-        guard let object = try JSONSerialization.jsonObject(with: json) as? [String: Any], let id = object["id"] as? String else {
+        guard let object = try JSONSerialization.jsonObject(with: json) as? [String: Any],
+            let id = object["id"] as? String
+        else {
             throw GraphDoubleError("a lead needs a string id")
         }
         state.withLockedValue { state in
@@ -109,14 +116,17 @@ public final class GraphAPIDouble: Sendable {
     }
 
     /// A plain Facebook lead with an email and a name, for bulk tests.
-    public func addSyntheticLead(id: String, formID: String = "555555555555", createdTime: String = "2026-11-23T10:00:00+0000")
+    public func addSyntheticLead(
+        id: String, formID: String = "555555555555", createdTime: String = "2026-11-23T10:00:00+0000"
+    )
         throws
     {
         let object: [String: Any] = [
             "id": id, "created_time": createdTime, "form_id": formID, "is_organic": false, "platform": "fb",
             "ad_id": "666666666666", "adset_id": "676767676767", "campaign_id": "686868686868",
             "field_data": [
-                ["name": "email", "values": [" Lead.\(id)@Example.com "]], ["name": "full_name", "values": ["Lead \(id)"]],
+                ["name": "email", "values": [" Lead.\(id)@Example.com "]],
+                ["name": "full_name", "values": ["Lead \(id)"]],
             ],
         ]
         try addLead(JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]))
@@ -152,13 +162,17 @@ public final class GraphAPIDouble: Sendable {
         let token = Self.accessToken(of: request)
         if let failure = takeFailure() { return respond(failure) }
         guard let token else {
-            return graphError(400, code: 104, type: "OAuthException", message: "An access token is required to request this resource.")
+            return graphError(
+                400, code: 104, type: "OAuthException", message: "An access token is required to request this resource."
+            )
         }
         if let valid = state.withLockedValue({ $0.validTokens }), !valid.contains(token) {
             return respond(.tokenInvalid)
         }
         if let appSecret, request.query["appsecret_proof"] != Self.appSecretProof(token: token, appSecret: appSecret) {
-            return graphError(400, code: 100, type: "GraphMethodException", message: "Invalid appsecret_proof provided in the API argument")
+            return graphError(
+                400, code: 100, type: "GraphMethodException",
+                message: "Invalid appsecret_proof provided in the API argument")
         }
         let parts = path.split(separator: "/").map(String.init)
         switch (request.method, parts.count, parts.last) {
@@ -167,7 +181,9 @@ public final class GraphAPIDouble: Sendable {
         case (_, 2, "subscribed_apps"): return subscribedApps(pageID: parts[0], request: request)
         case ("GET", 1, _): return leadObject(parts[0], fields: request.query["fields"])
         default:
-            return graphError(400, code: 100, type: "GraphMethodException", message: "Unsupported \(request.method.lowercased()) request.")
+            return graphError(
+                400, code: 100, type: "GraphMethodException",
+                message: "Unsupported \(request.method.lowercased()) request.")
         }
     }
 
@@ -183,13 +199,21 @@ public final class GraphAPIDouble: Sendable {
         case .reset: return .reset
         case .outage:
             return CannedResponse(
-                status: 503, headers: [("Content-Type", "text/html")], body: Data("<html><body>Service Unavailable</body></html>".utf8))
+                status: 503, headers: [("Content-Type", "text/html")],
+                body: Data("<html><body>Service Unavailable</body></html>".utf8))
         default:
-            guard let entry = errorBodies[failure.rawValue] else { return graphError(500, code: 2, type: "OAuthException", message: "fixture missing") }
-            var headers = [("Content-Type", "application/json; charset=UTF-8"), ("WWW-Authenticate", "OAuth \"Facebook Platform\"")]
+            guard let entry = errorBodies[failure.rawValue] else {
+                return graphError(500, code: 2, type: "OAuthException", message: "fixture missing")
+            }
+            var headers = [
+                ("Content-Type", "application/json; charset=UTF-8"),
+                ("WWW-Authenticate", "OAuth \"Facebook Platform\""),
+            ]
             switch failure {
             case .leadgenRateLimit:
-                if let usage = usageHeaders["X-Business-Use-Case-Usage"] { headers.append(("X-Business-Use-Case-Usage", usage)) }
+                if let usage = usageHeaders["X-Business-Use-Case-Usage"] {
+                    headers.append(("X-Business-Use-Case-Usage", usage))
+                }
             case .appRateLimit, .userRateLimit, .customRateLimit:
                 if let usage = usageHeaders["X-App-Usage"] { headers.append(("X-App-Usage", usage)) }
             default: break
@@ -213,7 +237,8 @@ public final class GraphAPIDouble: Sendable {
             let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any]
         else {
             return graphError(
-                404, code: 803, type: "OAuthException", message: "(#803) Some of the aliases you requested do not exist: \(id)")
+                404, code: 803, type: "OAuthException",
+                message: "(#803) Some of the aliases you requested do not exist: \(id)")
         }
         return ok(Self.serialize(Self.selecting(object, fields: fields)))
     }
@@ -250,14 +275,19 @@ public final class GraphAPIDouble: Sendable {
             .compactMap { try? JSONSerialization.jsonObject(with: $0) as? [String: Any] }
             .filter { ($0["form_id"] as? String) == formID }.filter(keep)
         let limit = max(1, min(Int(request.query["limit"] ?? "25") ?? 25, 100))
-        let start = request.query["after"].flatMap { Data(base64Encoded: $0) }.flatMap { Int(String(decoding: $0, as: UTF8.self)) } ?? 0
+        let start =
+            request.query["after"].flatMap { Data(base64Encoded: $0) }.flatMap {
+                Int(String(decoding: $0, as: UTF8.self))
+            } ?? 0
         let slice = all.dropFirst(start).prefix(limit).map { Self.selecting($0, fields: fields) }
         var page: [String: Any] = ["data": Array(slice)]
         if !slice.isEmpty {
             let before = Data(String(start).utf8).base64EncodedString()
             let after = Data(String(start + slice.count).utf8).base64EncodedString()
             var paging: [String: Any] = ["cursors": ["before": before, "after": after]]
-            if start + slice.count < all.count { paging["next"] = "\(baseURL)/v25.0/\(formID)/leads?after=\(after)&limit=\(limit)" }
+            if start + slice.count < all.count {
+                paging["next"] = "\(baseURL)/v25.0/\(formID)/leads?after=\(after)&limit=\(limit)"
+            }
             page["paging"] = paging
         }
         return ok(Self.serialize(page))
@@ -265,21 +295,28 @@ public final class GraphAPIDouble: Sendable {
 
     private func accounts() -> CannedResponse {
         let data = pages.map { page -> [String: Any] in
-            ["id": page.id, "name": page.name, "access_token": page.accessToken, "category": "Software",
-             "tasks": ["ADVERTISE", "ANALYZE", "CREATE_CONTENT", "MESSAGING", "MODERATE", "MANAGE"]]
+            [
+                "id": page.id, "name": page.name, "access_token": page.accessToken, "category": "Software",
+                "tasks": ["ADVERTISE", "ANALYZE", "CREATE_CONTENT", "MESSAGING", "MODERATE", "MANAGE"],
+            ]
         }
         return ok(Self.serialize(["data": data, "paging": ["cursors": ["before": "QVFIUmJ", "after": "QVFIUmZA"]]]))
     }
 
     private func subscribedApps(pageID: String, request: RecordedRequest) -> CannedResponse {
         guard pages.contains(where: { $0.id == pageID }) else {
-            return graphError(400, code: 100, type: "GraphMethodException", message: "Unsupported \(request.method.lowercased()) request. Object with ID '\(pageID)' does not exist")
+            return graphError(
+                400, code: 100, type: "GraphMethodException",
+                message: "Unsupported \(request.method.lowercased()) request. Object with ID '\(pageID)' does not exist"
+            )
         }
         switch request.method {
         case "POST":
             let fields = (request.query["subscribed_fields"] ?? "").split(separator: ",").map(String.init)
             guard !fields.isEmpty else {
-                return graphError(400, code: 100, type: "OAuthException", message: "(#100) The parameter subscribed_fields is required")
+                return graphError(
+                    400, code: 100, type: "OAuthException",
+                    message: "(#100) The parameter subscribed_fields is required")
             }
             state.withLockedValue { $0.subscriptions[pageID] = fields }
             return ok(Data("{\"success\":true}".utf8))
@@ -288,17 +325,20 @@ public final class GraphAPIDouble: Sendable {
             return ok(Data("{\"success\":true}".utf8))
         default:
             let fields = state.withLockedValue { $0.subscriptions[pageID] }
-            let data: [[String: Any]] = fields.map { [["name": "Leadline", "id": "123", "subscribed_fields": $0]] } ?? []
+            let data: [[String: Any]] =
+                fields.map { [["name": "Leadline", "id": "123", "subscribed_fields": $0]] } ?? []
             return ok(Self.serialize(["data": data]))
         }
     }
 
     /// GET /oauth/access_token?grant_type=fb_exchange_token&client_id&client_secret&fb_exchange_token
     private func exchangeToken(_ request: RecordedRequest) -> CannedResponse {
-        guard request.query["grant_type"] == "fb_exchange_token", let short = request.query["fb_exchange_token"], !short.isEmpty,
+        guard request.query["grant_type"] == "fb_exchange_token", let short = request.query["fb_exchange_token"],
+            !short.isEmpty,
             request.query["client_id"] != nil
         else {
-            return graphError(400, code: 100, type: "OAuthException", message: "Missing or invalid parameters for fb_exchange_token")
+            return graphError(
+                400, code: 100, type: "OAuthException", message: "Missing or invalid parameters for fb_exchange_token")
         }
         if let appSecret, request.query["client_secret"] != appSecret {
             return graphError(400, code: 1, type: "OAuthException", message: "Error validating client secret.")
@@ -321,7 +361,9 @@ public final class GraphAPIDouble: Sendable {
 
     static func accessToken(of request: RecordedRequest) -> String? {
         if let header = request.header("Authorization") {
-            for scheme in ["Bearer ", "OAuth "] where header.hasPrefix(scheme) { return String(header.dropFirst(scheme.count)) }
+            for scheme in ["Bearer ", "OAuth "] where header.hasPrefix(scheme) {
+                return String(header.dropFirst(scheme.count))
+            }
         }
         return request.query["access_token"]
     }
@@ -342,7 +384,9 @@ public final class GraphAPIDouble: Sendable {
         else { return nil }
         for filter in filters where filter["field"] as? String == "time_created" {
             if let value = filter["value"] as? Int { return Date(timeIntervalSince1970: TimeInterval(value)) }
-            if let value = filter["value"] as? String, let seconds = Int(value) { return Date(timeIntervalSince1970: TimeInterval(seconds)) }
+            if let value = filter["value"] as? String, let seconds = Int(value) {
+                return Date(timeIntervalSince1970: TimeInterval(seconds))
+            }
         }
         return nil
     }

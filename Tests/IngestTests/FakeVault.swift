@@ -28,7 +28,9 @@ final class FakeVault: Sendable {
         }
         table.registerRaw("vault.getSecret", .anyService) { params, context in
             guard let name = params?["name"]?.stringValue else { throw RPCError.invalidParams("name is required") }
-            guard let secret = secrets.withLockedValue({ $0[name] }) else { throw RPCError.notFound("no secret \(name)") }
+            guard let secret = secrets.withLockedValue({ $0[name] }) else {
+                throw RPCError.notFound("no secret \(name)")
+            }
             guard !context.caller.services.isDisjoint(with: secret.readers) else {
                 throw RPCError.permissionDenied("not a reader of \(name)")
             }
@@ -39,8 +41,11 @@ final class FakeVault: Sendable {
         }
         let user = stack.userName
         let access = AccessPolicy(
-            admins: [user], submitters: [user], services: ["vault": user, "ingest": user, "router": user, "audit": user])
-        server = RPCServer(dispatcher: RPCDispatcher(table: table), access: access, limits: RPCLimits(), logger: Logger(label: "fake-vault"))
+            admins: [user], submitters: [user],
+            services: ["vault": user, "ingest": user, "router": user, "audit": user])
+        server = RPCServer(
+            dispatcher: RPCDispatcher(table: table), access: access, limits: RPCLimits(),
+            logger: Logger(label: "fake-vault"))
         let fd = try ListeningSocket.bindUnix(path: stack.socketPath("vault"))
         try await server.start(listeningOn: fd)
     }

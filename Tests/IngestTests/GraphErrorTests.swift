@@ -9,7 +9,9 @@ import Testing
 @Suite struct GraphErrorTests {
     static let leadgenID = "444444444444444"
 
-    static func harnessWithOneLead(failing failure: GraphAPIDouble.Failure, times: Int? = nil) async throws -> IngestHarness {
+    static func harnessWithOneLead(failing failure: GraphAPIDouble.Failure, times: Int? = nil) async throws
+        -> IngestHarness
+    {
         let harness = try await IngestHarness()
         if let times { harness.graph.failNext(failure, times: times) } else { harness.graph.setFailure(failure) }
         #expect(try await harness.postWebhook(try Fixtures.data("meta/webhook-leadgen-string-ids.json")).status == 200)

@@ -82,7 +82,9 @@ final class IngestHarness: Sendable {
     }
 
     /// A webhook body with one leadgen change per id, all on the test page.
-    static func webhookBody(leadgenIDs: [String], formID: String = "555555555555", createdTime: Int = 1_763_900_000) -> Data {
+    static func webhookBody(leadgenIDs: [String], formID: String = "555555555555", createdTime: Int = 1_763_900_000)
+        -> Data
+    {
         let changes = leadgenIDs.map { id in
             """
             {"field":"leadgen","value":{"leadgen_id":"\(id)","page_id":"\(pageID)","form_id":"\(formID)","ad_id":"666666666666","adgroup_id":"676767676767","created_time":\(createdTime)}}
@@ -113,7 +115,9 @@ final class IngestHarness: Sendable {
             var params: [String: JSONValue] = ["limit": 1000]
             if let cursor { params["cursor"] = .string(cursor) }
             let page = try await ingest.call("ingest.listLeads", params: .object(params))
-            if let lead = page["items"]?.arrayValue?.first(where: { $0["source"]?["externalId"]?.stringValue == externalID }) {
+            if let lead = page["items"]?.arrayValue?.first(where: {
+                $0["source"]?["externalId"]?.stringValue == externalID
+            }) {
                 return lead
             }
             cursor = page["nextCursor"]?.stringValue

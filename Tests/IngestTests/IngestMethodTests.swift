@@ -18,11 +18,14 @@ import Testing
         let ingest = harness.ingest
         let first = try await ingest.call(
             "ingest.submitLead",
-            params: ["lead": Self.submission(email: "max@example.com", phone: "0151 2345 6789"), "idempotencyKey": "crm-1"])
+            params: [
+                "lead": Self.submission(email: "max@example.com", phone: "0151 2345 6789"), "idempotencyKey": "crm-1",
+            ])
         #expect(first["duplicate"] == false)
         let id = try #require(first["id"]?.stringValue)
         let again = try await ingest.call(
-            "ingest.submitLead", params: ["lead": Self.submission(email: "other@example.com"), "idempotencyKey": "crm-1"])
+            "ingest.submitLead",
+            params: ["lead": Self.submission(email: "other@example.com"), "idempotencyKey": "crm-1"])
         #expect(again == ["id": .string(id), "duplicate": true])
 
         let lead = try await ingest.call("ingest.getLead", params: ["id": .string(id)])
@@ -42,7 +45,9 @@ import Testing
         #expect(invalid?.detail.contains("not-an@address") == false)
         let metaWithoutIDs = await ingest.expectError(
             "ingest.submitLead",
-            params: ["lead": ["source": ["platform": "facebook"], "fields": ["email": "a@b.de"]], "idempotencyKey": "crm-3"])
+            params: [
+                "lead": ["source": ["platform": "facebook"], "fields": ["email": "a@b.de"]], "idempotencyKey": "crm-3",
+            ])
         // The schema (lead.schema.json's allOf) is the gate: Meta leads must name their ids.
         #expect(metaWithoutIDs?.name == "InvalidParams")
         let missing = await ingest.expectError("ingest.getLead", params: ["id": "ld_unknown"])
@@ -58,8 +63,10 @@ import Testing
         for index in 0..<5 {
             let reply = try await ingest.call(
                 "ingest.submitLead",
-                params: ["lead": Self.submission(email: "person\(index)@example.com", phone: "030 1234567\(index)"),
-                         "idempotencyKey": .string("key-\(index)")])
+                params: [
+                    "lead": Self.submission(email: "person\(index)@example.com", phone: "030 1234567\(index)"),
+                    "idempotencyKey": .string("key-\(index)"),
+                ])
             ids.append(try #require(reply["id"]?.stringValue))
         }
         var seen: [String] = []
@@ -83,7 +90,8 @@ import Testing
         #expect(byEmail["items"]?.arrayValue?.map { $0["id"] } == [.string(ids[3])])
         let byPhone = try await ingest.call("ingest.findLeads", params: ["phone": "+49 (30) 1234 5671"])
         #expect(byPhone["items"]?.arrayValue?.map { $0["id"] } == [.string(ids[1])])
-        let either = try await ingest.call("ingest.findLeads", params: ["email": "person0@example.com", "phone": "+493012345672"])
+        let either = try await ingest.call(
+            "ingest.findLeads", params: ["email": "person0@example.com", "phone": "+493012345672"])
         #expect(either["items"]?.arrayValue?.count == 2)
         await harness.finish()
     }

@@ -7,22 +7,24 @@ import Testing
 
 /// The pure parts: normalization rules, the appsecret_proof vector, webhook parsing.
 @Suite struct NormalizationTests {
-    @Test(arguments: [
-        ("+49 151 2345 6789", nil, "+4915123456789"),
-        ("0049 151 23456789", nil, "+4915123456789"),
-        ("0151 2345 6789", "DE", "+4915123456789"),
-        ("8 (912) 345-67-89", "RU", "+79123456789"),
-        ("8 (912) 345-67-89", nil, "8 (912) 345-67-89"),
-        ("(415) 555-0132", "US", "+14155550132"),
-        ("call me maybe", "DE", nil),
-    ] as [(String, String?, String?)])
+    @Test(
+        arguments: [
+            ("+49 151 2345 6789", nil, "+4915123456789"),
+            ("0049 151 23456789", nil, "+4915123456789"),
+            ("0151 2345 6789", "DE", "+4915123456789"),
+            ("8 (912) 345-67-89", "RU", "+79123456789"),
+            ("8 (912) 345-67-89", nil, "8 (912) 345-67-89"),
+            ("(415) 555-0132", "US", "+14155550132"),
+            ("call me maybe", "DE", nil),
+        ] as [(String, String?, String?)])
     func phoneNumbersBecomeE164OnlyWhenTheCountryIsKnown(input: String, country: String?, expected: String?) {
         #expect(PhoneNumber.normalize(input, country: country) == expected)
     }
 
     @Test func appSecretProofMatchesTheFixtureVector() throws {
         let vector = try #require(try Fixtures.json("meta/appsecret-proof-vector.json") as? [String: String])
-        let proof = WebhookSignature.appSecretProof(accessToken: vector["accessToken"]!, appSecret: vector["appSecret"]!)
+        let proof = WebhookSignature.appSecretProof(
+            accessToken: vector["accessToken"]!, appSecret: vector["appSecret"]!)
         #expect(proof == vector["appsecretProof"])
     }
 
@@ -41,7 +43,10 @@ import Testing
 
     @Test func webhookParsingKeepsEveryLeadgenChangeAndSkipsTheRest() throws {
         let mixed = try WebhookPayload.parse(Array(try Fixtures.data("meta/webhook-batch-mixed.json")))
-        #expect(mixed.changes.map(\.leadgenID) == ["900000000000001", "900000000000002", "900000000000003", "900000000000001"])
+        #expect(
+            mixed.changes.map(\.leadgenID) == [
+                "900000000000001", "900000000000002", "900000000000003", "900000000000001",
+            ])
         #expect(mixed.skipped == 1)
         let numeric = try WebhookPayload.parse(Array(try Fixtures.data("meta/webhook-leadgen-int-ids.json")))
         #expect(numeric.changes.first?.leadgenID == "123123123123")

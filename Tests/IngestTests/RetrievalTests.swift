@@ -55,8 +55,10 @@ import Testing
         #expect(try await harness.postWebhook(try Fixtures.data("meta/webhook-leadgen-string-ids.json")).status == 200)
         #expect(try await harness.postWebhook(try Fixtures.data("meta/webhook-leadgen-organic.json")).status == 200)
         #expect(
-            try await harness.postWebhook(IngestHarness.webhookBody(leadgenIDs: ["444444444444446"], formID: "555555555556"))
-                .status == 200)
+            try await harness.postWebhook(
+                IngestHarness.webhookBody(leadgenIDs: ["444444444444446"], formID: "555555555556")
+            )
+            .status == 200)
         try await harness.waitForLeads(3)
 
         let facebook = try #require(try await harness.lead(externalID: "444444444444444"))
@@ -69,11 +71,13 @@ import Testing
         #expect(
             facebook["fields"]
                 == [
-                    "email": "jane.doe@example.com", "phone": "+4915123456789", "fullName": "Jane Doe", "firstName": "Jane",
+                    "email": "jane.doe@example.com", "phone": "+4915123456789", "fullName": "Jane Doe",
+                    "firstName": "Jane",
                     "lastName": "Doe", "city": "Berlin",
                 ])
         #expect(facebook["custom"] == ["which_plan_fits_you?": "Business", "interests": "Pricing, Integrations"])
-        #expect(facebook["consents"] == [["key": "optional_1", "checked": true], ["key": "newsletter", "checked": false]])
+        #expect(
+            facebook["consents"] == [["key": "optional_1", "checked": true], ["key": "newsletter", "checked": false]])
         #expect(facebook["raw"]?["field_data"]?.arrayValue?.first?["values"] == ["  Jane.Doe@Example.COM "])
 
         let organic = try #require(try await harness.lead(externalID: "444444444444445"))
@@ -95,7 +99,8 @@ import Testing
             #expect(request.query["access_token"] == nil)
             #expect(
                 request.query["appsecret_proof"]
-                    == GraphAPIDouble.appSecretProof(token: IngestHarness.pageToken, appSecret: IngestHarness.appSecret))
+                    == GraphAPIDouble.appSecretProof(token: IngestHarness.pageToken, appSecret: IngestHarness.appSecret)
+            )
         }
         await harness.finish()
     }

@@ -15,7 +15,9 @@ final class TCPConnection {
         address.sin_addr.s_addr = inet_addr("127.0.0.1")
         address.sin_port = UInt16(port).bigEndian
         let result = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
         }
         guard result == 0 else {
             close(fd)
@@ -40,9 +42,12 @@ final class TCPConnection {
         while true {
             if let text = String(bytes: received, encoding: .utf8), let end = text.range(of: "\r\n\r\n") {
                 let head = text[..<end.lowerBound]
-                let length = head.split(separator: "\r\n").first { $0.lowercased().hasPrefix("content-length:") }
+                let length =
+                    head.split(separator: "\r\n").first { $0.lowercased().hasPrefix("content-length:") }
                     .flatMap { Int($0.split(separator: ":")[1].trimmingCharacters(in: .whitespaces)) } ?? 0
-                if text.utf8.count - text.utf8.distance(from: text.startIndex, to: end.upperBound) >= length { return text }
+                if text.utf8.count - text.utf8.distance(from: text.startIndex, to: end.upperBound) >= length {
+                    return text
+                }
             }
             let count = recv(fd, &buffer, buffer.count, 0)
             if count <= 0 { return received.isEmpty ? nil : String(decoding: received, as: UTF8.self) }

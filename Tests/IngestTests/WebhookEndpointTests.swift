@@ -24,7 +24,8 @@ import Testing
         let body = try Fixtures.data("meta/webhook-leadgen-string-ids.json")
         #expect(try await harness.postWebhook(body, signature: .some(nil)).status == 403)
         #expect(try await harness.postWebhook(body, signature: "sha256=zz").status == 403)
-        #expect(try await harness.postWebhook(body, signature: "sha1=" + String(repeating: "0", count: 40)).status == 403)
+        #expect(
+            try await harness.postWebhook(body, signature: "sha1=" + String(repeating: "0", count: 40)).status == 403)
 
         // Refusals are audited: the audit daemon is not running, so the events wait in the spool.
         let info = try await harness.ingest.call("service.info")
@@ -40,10 +41,12 @@ import Testing
         #expect(good.status == 200)
         #expect(String(decoding: good.body, as: UTF8.self) == "1158201444")
         #expect(good.header("content-type")?.hasPrefix("text/plain") == true)
-        let wrong = try await harness.get("/webhooks/meta?hub.mode=subscribe&hub.verify_token=nope&hub.challenge=1158201444")
+        let wrong = try await harness.get(
+            "/webhooks/meta?hub.mode=subscribe&hub.verify_token=nope&hub.challenge=1158201444")
         #expect(wrong.status == 403)
         #expect(!String(decoding: wrong.body, as: UTF8.self).contains("1158201444"))
-        let noMode = try await harness.get("/webhooks/meta?hub.verify_token=\(IngestHarness.verifyToken)&hub.challenge=1")
+        let noMode = try await harness.get(
+            "/webhooks/meta?hub.verify_token=\(IngestHarness.verifyToken)&hub.challenge=1")
         #expect(noMode.status == 403)
         await harness.finish()
     }
