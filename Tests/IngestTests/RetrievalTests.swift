@@ -125,7 +125,7 @@ import Testing
         try await Task.sleep(for: .seconds(2))
         #expect(try await harness.inbox("ready") == 1)
         #expect(try await harness.inbox("handedOff") == 0)
-        #expect(harness.stack.log("ingest").contains("router did not acknowledge"))
+        #expect(harness.stack.log("ingest").contains("router unreachable; leads wait for it"))
         await harness.finish()
     }
 }
