@@ -112,14 +112,14 @@ public final class TestStack: @unchecked Sendable {
         let process = try ChildProcess(
             path: activator, arguments: arguments, environment: [:], logPath: logPath(service))
         lock.withLock { processes[service] = process }
-        try waitFor(timeout: 10) { FileManager.default.fileExists(atPath: self.socketPath(service)) }
-        if webhook {
-            // The activator binds the rpc path first and the TCP port after it: wait for both.
-            let port = try webhookPortReserved()
-            try waitFor(timeout: 10) {
-                String(decoding: self.log(service).utf8.dropFirst(logOffset), as: UTF8.self)
-                    .contains("Listening on 127.0.0.1:\(port) ")
-            }
+        // The socket file appears at bind(), before listen(): a connection then is refused. Wait for
+        // the activator's own "Listening on" line for each listener, counted from this start so a
+        // restart after a crash waits for the new binds.
+        var listeners = [socketPath(service)]
+        if webhook { listeners.append("127.0.0.1:\(try webhookPortReserved())") }
+        try waitFor(timeout: 10) {
+            let output = String(decoding: self.log(service).utf8.dropFirst(logOffset), as: UTF8.self)
+            return listeners.allSatisfy { output.contains("Listening on \($0) ") }
         }
         return process
     }
