@@ -3,6 +3,7 @@ import LeadlineConfig
 import LeadlineRPC
 import LeadlineRuntime
 import Logging
+import NIOConcurrencyHelpers
 
 /// Closes the gap webhooks leave (Meta gives up after 36 h, proxies fail, the server was down):
 /// for every form seen or configured, reads /{form-id}/leads created since the last lead seen,
@@ -41,10 +42,15 @@ final class Reconciler: Sendable {
     }
 
     func loop(interval: Int) -> BackgroundLoop {
-        BackgroundLoop(name: "reconciliation", interval: .seconds(interval), logger: logger) {
-            // The first pass waits one interval: a restart loop must not hammer the Graph API.
-            try? await Task.sleep(for: .seconds(interval))
-            if Task.isShuttingDownGracefully { return false }
+        // The first pass waits one interval, so a restart loop cannot hammer the Graph API. No sleep
+        // inside the body: graceful shutdown wakes the loop's wait, it does not cancel a sleep.
+        let started = NIOLockedValueBox(false)
+        return BackgroundLoop(name: "reconciliation", interval: .seconds(interval), logger: logger) {
+            let isFirst = started.withLockedValue { started in
+                defer { started = true }
+                return !started
+            }
+            if isFirst { return false }
             _ = try? await self.reconcile(formID: nil)
             return false
         }

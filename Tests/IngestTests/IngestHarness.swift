@@ -22,7 +22,8 @@ final class IngestHarness: Sendable {
 
     /// - pageToken: stored as meta/page/153125381133 when not nil.
     init(
-        pageToken: String? = IngestHarness.pageToken, extraConfig: String = "", environment: [String: String] = [:],
+        pageToken: String? = IngestHarness.pageToken, reconcileIntervalSeconds: Int = 0, extraConfig: String = "",
+        environment: [String: String] = [:],
         startIngest: Bool = true
     ) async throws {
         graph = try await GraphAPIDouble(appSecret: Self.appSecret)
@@ -32,7 +33,7 @@ final class IngestHarness: Sendable {
                 graph_base_url = "\(graph.baseURL)"
 
                 [ingest]
-                reconcile_interval_seconds = 0
+                reconcile_interval_seconds = \(reconcileIntervalSeconds)
                 \(extraConfig)
                 """, environment: environment)
         vault = try await FakeVault(stack: stack)

@@ -148,4 +148,17 @@ import Testing
         #expect(unknown == ["forms": 0, "fetched": 0, "inserted": 0, "pages": 0])
         await harness.finish()
     }
+
+    @Test func periodicReconciliationRunsOnItsOwnAndDoesNotHoldUpShutdown() async throws {
+        let harness = try await IngestHarness(reconcileIntervalSeconds: 1)
+        #expect(try await harness.postWebhook(try Fixtures.data("meta/webhook-leadgen-string-ids.json")).status == 200)
+        try await harness.waitForLeads(4, timeout: 20)
+        #expect(try await harness.stats()["lastReconcileAt"] != nil)
+
+        let stopping = Date()
+        try harness.stack.stop("ingest")
+        #expect(Date().timeIntervalSince(stopping) < 5)
+        #expect(harness.stack.process("ingest") == nil)
+        await harness.finish()
+    }
 }
