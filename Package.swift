@@ -86,7 +86,7 @@ let package = Package(
         .executableTarget(
             name: "leadline-bench",
             dependencies: [
-                "LeadlineRPC", "LeadlineStorage", "LeadlineTestSupport", argumentParser,
+                "LeadlineRPC", "LeadlineStorage", "LeadlineTestSupport", argumentParser, crypto,
                 .product(name: "GRDBSQLite", package: "GRDB.swift"),
             ] + nio),
         .executableTarget(name: "rpc-baseline-c", path: "Sources/rpc-baseline-c"),

@@ -122,7 +122,10 @@ struct StatusCommand: AsyncParsableCommand {
                 if entry["state"] != "running" { unreachable.append(service) }
             }
         }
+        let attention = await Self.attention(
+            connection, running: report.filter { $0.value["state"] == "running" }.map(\.key))
         if global.json {
+            report["attention"] = .object(attention)
             Output.printJSON(.object(report))
         } else {
             let rows = Connection.services.map { service -> [String] in
@@ -137,11 +140,53 @@ struct StatusCommand: AsyncParsableCommand {
                 ]
             }
             print(Output.table(["DAEMON", "STATE", "VERSION", "PID", "UPTIME", "QUEUES"], rows))
+            if let dead = attention["deadDeliveries"]?.intValue, dead > 0 {
+                print(
+                    "\n\(dead) dead deliveries: leadctl deliveries list --state dead; leadctl deliveries retry --dead")
+            }
+            for page in attention["pagesNeedingAttention"]?.arrayValue ?? [] {
+                print(
+                    "page \(Output.text(page["pageId"])) needs attention: \(Output.text(page["reason"])) (leads wait until a new token is stored: leadctl meta connect)"
+                )
+            }
+            for secret in (attention["secretsExpired"]?.arrayValue ?? [])
+                + (attention["secretsExpiringSoon"]?.arrayValue ?? [])
+            {
+                print("secret \(Output.text(secret["name"])) expires \(Output.text(secret["expiresAt"]))")
+            }
+            if let checkpoint = attention["lastCheckpoint"], checkpoint != .null {
+                print(
+                    "last audit checkpoint: seq \(Output.text(checkpoint["seq"])) at \(Output.text(checkpoint["time"]))"
+                )
+            }
             for service in unreachable.sorted() {
                 if let error = report[service]?["error"]?.stringValue { print("\nleadline-\(service): \(error)") }
             }
         }
         if !unreachable.isEmpty { throw ExitCode(3) }
+    }
+}
+
+extension StatusCommand {
+    /// What needs an operator: dead deliveries, pages waiting on a token, expiring secrets, and
+    /// the last audit checkpoint. A daemon that cannot say (or is down) is simply left out.
+    static func attention(_ connection: Connection, running: [String]) async -> [String: JSONValue] {
+        var attention: [String: JSONValue] = [:]
+        if running.contains("router"), let stats = try? await connection.call("router", "router.stats", [:]) {
+            attention["deadDeliveries"] = stats["deliveries"]?["dead"] ?? 0
+        }
+        if running.contains("ingest"), let stats = try? await connection.call("ingest", "ingest.stats", [:]) {
+            attention["pagesNeedingAttention"] = stats["pagesNeedingAttention"] ?? []
+            attention["leadsWaitingOnToken"] = stats["inbox"]?["waitingToken"] ?? 0
+        }
+        if running.contains("vault"), let status = try? await connection.call("vault", "vault.status", [:]) {
+            attention["secretsExpired"] = status["expired"] ?? []
+            attention["secretsExpiringSoon"] = status["expiringSoon"] ?? []
+        }
+        if running.contains("audit") {
+            attention["lastCheckpoint"] = (try? await connection.call("audit", "audit.checkpoint", [:])) ?? .null
+        }
+        return attention
     }
 }
 

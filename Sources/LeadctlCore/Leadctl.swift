@@ -21,7 +21,13 @@ public struct Leadctl: AsyncParsableCommand {
               2  usage error (unknown command or option, bad argument)
               3  a daemon is unreachable (not running, no permission on its socket)
             """,
-        subcommands: [StatusCommand.self, CallCommand.self, DiscoverCommand.self, ManualCommand.self])
+        subcommands: [
+            StatusCommand.self, DoctorCommand.self, SecretsCommand.self, LeadsCommand.self, IngestCommand.self,
+            TestLeadCommand.self,
+            DestinationsCommand.self, RoutesCommand.self, DeliveriesCommand.self, AuditCommand.self,
+            PrivacyCommand.self, MetaCommand.self,
+            CallCommand.self, DiscoverCommand.self, ManualCommand.self,
+        ])
 
     public init() {}
 

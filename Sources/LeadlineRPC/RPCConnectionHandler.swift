@@ -41,7 +41,7 @@ final class RPCConnectionHandler: ChannelDuplexHandler {
             inFlight += 1
             tracker.begin()
             let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
-            dispatcher.handle(line: line.readableBytesView, caller: caller) { reply in
+            dispatcher.handle(line: line.readableBytesView, caller: caller, on: context.eventLoop) { reply in
                 bound.eventLoop.execute {
                     let (handler, context) = bound.value
                     handler.finished(context: context, reply: reply)

@@ -31,16 +31,20 @@ public final class RPCDispatcher: Sendable {
         self.timerLoop = timerLoop
     }
 
-    /// Async convenience over `handle(line:caller:reply:)`.
+    /// Async convenience over `handle(line:caller:on:reply:)`.
     public func handle(line: some Collection<UInt8>, caller: Caller) async -> Data? {
         await withCheckedContinuation { continuation in
-            handle(line: line, caller: caller) { continuation.resume(returning: $0) }
+            handle(line: line, caller: caller, on: timerLoop) { continuation.resume(returning: $0) }
         }
     }
 
     /// Parses synchronously (cheap, bounded by the line limit), runs each call in its own task,
     /// and calls `reply` exactly once: with the response line, or nil when nothing is owed.
-    public func handle(line: some Collection<UInt8>, caller: Caller, reply: @escaping @Sendable (Data?) -> Void) {
+    /// `loop` is the connection's event loop: per-call timers live there, so arming and
+    /// cancelling them never wakes another thread.
+    public func handle(
+        line: some Collection<UInt8>, caller: Caller, on loop: any EventLoop, reply: @escaping @Sendable (Data?) -> Void
+    ) {
         let parsed: JSONValue
         do {
             guard Self.isValidUTF8(line) else { throw RPCError.parseError("the line is not valid UTF-8") }
@@ -55,7 +59,7 @@ public final class RPCDispatcher: Sendable {
         }
 
         guard case .array(let elements) = parsed else {
-            return run(IncomingCall.parse(parsed), caller: caller, reply: reply)
+            return run(IncomingCall.parse(parsed), caller: caller, loop: loop, reply: reply)
         }
         if elements.isEmpty {
             return reply(
@@ -63,11 +67,13 @@ public final class RPCDispatcher: Sendable {
         }
         let collector = BatchCollector(expected: elements.count, reply: reply)
         for element in elements {
-            run(IncomingCall.parse(element), caller: caller) { collector.add($0) }
+            run(IncomingCall.parse(element), caller: caller, loop: loop) { collector.add($0) }
         }
     }
 
-    private func run(_ incoming: IncomingCall, caller: Caller, reply: @escaping @Sendable (Data?) -> Void) {
+    private func run(
+        _ incoming: IncomingCall, caller: Caller, loop: any EventLoop, reply: @escaping @Sendable (Data?) -> Void
+    ) {
         switch incoming {
         case .invalid(let error, let id):
             metrics.countError(error)
@@ -86,7 +92,7 @@ public final class RPCDispatcher: Sendable {
             }
             let timeout = callTimeout
             let running = NIOLockedValueBox<Task<Void, Never>?>(nil)
-            let timer = timerLoop.scheduleTask(in: timeout) {
+            let timer = loop.scheduleTask(in: timeout) {
                 running.withLockedValue { $0 }?.cancel()
                 finish(.failure(.timeout("'\(method)' did not finish within \(timeout.nanoseconds / 1_000_000) ms")))
             }

@@ -4,6 +4,8 @@ import LeadlineRPC
 import LeadlineStorage
 import LeadlineSystemd
 import Logging
+import NIOCore
+import NIOPosix
 import ServiceLifecycle
 
 /// What a daemon core contributes: its methods, its database, its background services and the
@@ -34,6 +36,17 @@ public enum DaemonMain {
     /// Exit status for problems only an operator can fix (bad config, missing key, corrupt
     /// database); the units list it in RestartPreventExitStatus= so systemd does not loop.
     public static let operatorActionNeeded: Int32 = 78
+
+    /// The executables' entry point. NIO's event loops become Swift concurrency's executor
+    /// first, so a call's task runs on the thread that read its request and answers without a
+    /// cross-thread wake-up; handlers therefore must never block (storage calls are async).
+    public static func start(
+        service: String, build: @escaping @Sendable (DaemonContext) async throws -> DaemonBody
+    ) -> Never {
+        _ = NIOSingletons.unsafeTryInstallSingletonPosixEventLoopGroupAsConcurrencyGlobalExecutor()
+        Task { await run(service: service, build: build) }
+        dispatchMain()
+    }
 
     public static func run(service: String, build: @Sendable (DaemonContext) async throws -> DaemonBody) async -> Never
     {

@@ -107,7 +107,10 @@ public final class Storage: Sendable {
         }
     }
 
+    /// Folds the WAL into the main file before closing, so a cleanly stopped daemon leaves one
+    /// self-contained database file behind.
     public func close() throws {
+        try? pool.writeWithoutTransaction { db in _ = try db.checkpoint(.truncate) }
         try pool.close()
     }
 

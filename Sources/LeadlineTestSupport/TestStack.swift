@@ -112,14 +112,16 @@ public final class TestStack: @unchecked Sendable {
         let process = try ChildProcess(
             path: activator, arguments: arguments, environment: [:], logPath: logPath(service))
         lock.withLock { processes[service] = process }
-        // The socket file appears at bind(), before listen(): a connection then is refused. Wait for
-        // the activator's own "Listening on" line for each listener, counted from this start so a
-        // restart after a crash waits for the new binds.
-        var listeners = [socketPath(service)]
-        if webhook { listeners.append("127.0.0.1:\(try webhookPortReserved())") }
-        try waitFor(timeout: 10) {
-            let output = String(decoding: self.log(service).utf8.dropFirst(logOffset), as: UTF8.self)
-            return listeners.allSatisfy { output.contains("Listening on \($0) ") }
+        // The file appears at bind(), a moment before listen(): wait for the listening state so the
+        // first connect is not refused, without connecting (which would start the daemon early).
+        try waitFor(timeout: 10) { TestStack.isListening(self.socketPath(service)) }
+        if webhook {
+            // The activator binds the TCP port after the rpc path: wait for its "Listening on" line,
+            // counted from this start so a restart after a crash waits for the new bind.
+            let listener = "Listening on 127.0.0.1:\(try webhookPortReserved()) "
+            try waitFor(timeout: 10) {
+                String(decoding: self.log(service).utf8.dropFirst(logOffset), as: UTF8.self).contains(listener)
+            }
         }
         return process
     }
@@ -181,6 +183,22 @@ public final class TestStack: @unchecked Sendable {
     }
 
     // MARK: helpers
+
+    /// True when a Unix socket bound at `path` is in the listening state (/proc/net/unix flag __SO_ACCEPTCON).
+    public static func isListening(_ path: String) -> Bool {
+        // procfs files report size 0: read to EOF rather than trusting a size-based read.
+        guard let handle = FileHandle(forReadingAtPath: "/proc/net/unix") else {
+            return FileManager.default.fileExists(atPath: path)
+        }
+        defer { try? handle.close() }
+        let table = String(decoding: handle.readDataToEndOfFile(), as: UTF8.self)
+        for line in table.split(separator: "\n").dropFirst() {
+            let fields = line.split(separator: " ", omittingEmptySubsequences: true)
+            guard fields.count >= 8, fields[7] == path, let flags = UInt32(fields[3], radix: 16) else { continue }
+            if flags & 0x10000 != 0 { return true }
+        }
+        return false
+    }
 
     static func makeTemporaryDirectory() throws -> String {
         var template = Array("/tmp/llt-XXXXXX".utf8CString)

@@ -1,4 +1,4 @@
 import AuditCore
 import LeadlineRuntime
 
-await DaemonMain.run(service: "audit") { context in try await AuditDaemon.build(context) }
+DaemonMain.start(service: "audit") { context in try await AuditDaemon.build(context) }

@@ -12,6 +12,7 @@ struct RPCBench {
 
     struct Result: Decodable {
         var calls: Int
+        var errors: Int
         var seconds: Double
         var p50_us: Double
         var p99_us: Double
@@ -31,8 +32,8 @@ struct RPCBench {
         try stack.start("audit", extraEnvironment: ["LEADLINE_CHECK_RESULTS": "0"])
 
         for clients in [1, 16] {
-            let baseline = try measure(baselineBinary, cSocket, clients)
-            let daemon = try measure(baselineBinary, stack.socketPath("audit"), clients)
+            let baseline = try Self.measure(socket: cSocket, clients: clients, seconds: seconds)
+            let daemon = try Self.measure(socket: stack.socketPath("audit"), clients: clients, seconds: seconds)
             if clients == 1 {
                 table.add(
                     ratioRow(
@@ -57,10 +58,12 @@ struct RPCBench {
         try stack.stop("audit")
     }
 
-    private func measure(_ binary: String, _ socket: String, _ clients: Int) throws -> Result {
+    /// Runs the C client: `request` (one JSON-RPC line) or service.ping, round trips for `seconds`.
+    static func measure(socket: String, clients: Int, seconds: Double, request: String? = nil) throws -> Result {
+        let binary = "\(TestStack.binDirectory)/rpc-baseline-c"
         let output = "\(NSTemporaryDirectory())rpc-bench-\(UUID().uuidString).json"
-        let child = try ChildProcess(
-            path: binary, arguments: ["client", socket, "\(clients)", "\(seconds)"], logPath: output)
+        let arguments = ["client", socket, "\(clients)", "\(seconds)"] + (request.map { [$0] } ?? [])
+        let child = try ChildProcess(path: binary, arguments: arguments, logPath: output)
         try child.waitForExit(timeout: seconds + 30)
         let text = try String(contentsOfFile: output, encoding: .utf8)
         try? FileManager.default.removeItem(atPath: output)

@@ -13,8 +13,8 @@ struct StorageBench {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: directory) }
 
-        let single = try rawSQLite(path: directory + "/raw1.sqlite", rows: 2000, perCommit: 1)
-        let batched = try rawSQLite(path: directory + "/raw100.sqlite", rows: 20000, perCommit: 100)
+        let single = try Self.rawSQLite(path: directory + "/raw1.sqlite", rows: 2000, perCommit: 1, rowBytes: 200)
+        let batched = try Self.rawSQLite(path: directory + "/raw100.sqlite", rows: 20000, perCommit: 100, rowBytes: 200)
         let grouped = try await groupedWrites(path: directory + "/grouped.sqlite", rows: 20000, writers: 64)
 
         table.add(
@@ -27,7 +27,9 @@ struct StorageBench {
                 lowerIsBetter: false))
     }
 
-    private func rawSQLite(path: String, rows: Int, perCommit: Int) throws -> Double {
+    /// Inserts `rows` rows of `rowBytes` bytes through the sqlite3 C API: WAL, synchronous=FULL.
+    static func rawSQLite(path: String, rows: Int, perCommit: Int, rowBytes: Int) throws -> Double {
+        let row = String(repeating: "x", count: rowBytes)
         var db: OpaquePointer?
         guard sqlite3_open(path, &db) == SQLITE_OK else { throw StorageError("sqlite3_open \(path)") }
         defer { sqlite3_close(db) }

@@ -1,4 +1,4 @@
 import IngestCore
 import LeadlineRuntime
 
-await DaemonMain.run(service: "ingest") { context in try await IngestDaemon.build(context) }
+DaemonMain.start(service: "ingest") { context in try await IngestDaemon.build(context) }

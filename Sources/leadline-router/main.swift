@@ -1,4 +1,4 @@
 import LeadlineRuntime
 import RouterCore
 
-await DaemonMain.run(service: "router") { context in try await RouterDaemon.build(context) }
+DaemonMain.start(service: "router") { context in try await RouterDaemon.build(context) }

@@ -1,4 +1,4 @@
 import LeadlineRuntime
 import VaultCore
 
-await DaemonMain.run(service: "vault") { context in try await VaultDaemon.build(context) }
+DaemonMain.start(service: "vault") { context in try await VaultDaemon.build(context) }

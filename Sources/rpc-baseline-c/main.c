@@ -3,9 +3,10 @@
  *
  *   rpc-baseline-c server PATH            answer every line with a fixed reply of the size
  *                                         leadline's service.ping reply has (a thread per client)
- *   rpc-baseline-c client PATH CLIENTS SECONDS
+ *   rpc-baseline-c client PATH CLIENTS SECONDS [REQUEST]
  *                                         CLIENTS threads, each one connection doing blocking
- *                                         request/reply round trips of a service.ping line;
+ *                                         request/reply round trips of a service.ping line
+ *                                         (or REQUEST, one JSON-RPC line without its newline);
  *                                         prints {"calls":N,"seconds":S,"p50_us":..,"p99_us":..}
  *
  * The same client drives both the C server and the Swift daemons, so the ratio between the two
@@ -22,7 +23,10 @@
 #include <time.h>
 #include <unistd.h>
 
-static const char REQUEST[] = "{\"jsonrpc\":\"2.0\",\"method\":\"service.ping\",\"id\":1}\n";
+static const char PING[] = "{\"jsonrpc\":\"2.0\",\"method\":\"service.ping\",\"id\":1}\n";
+static const char *request_line = PING;
+static size_t request_length = sizeof(PING) - 1;
+static long error_replies = 0;
 static const char REPLY[] = "{\"jsonrpc\":\"2.0\",\"result\":{\"pong\":true,\"time\":\"2026-12-01T10:00:00.000Z\"},\"id\":1}\n";
 
 static double now_us(void) {
@@ -108,10 +112,12 @@ static void *client_worker(void *arg) {
     double end = now_us() + w->seconds * 1e6;
     while (now_us() < end) {
         double start = now_us();
-        if (write(fd, REQUEST, sizeof(REQUEST) - 1) < 0 || read_line(fd, buf, sizeof(buf)) < 0) {
+        int got;
+        if (write(fd, request_line, request_length) < 0 || (got = read_line(fd, buf, sizeof(buf))) < 0) {
             fprintf(stderr, "client: connection lost\n");
             break;
         }
+        if (memmem(buf, got, "\"error\"", 7)) __atomic_add_fetch(&error_replies, 1, __ATOMIC_RELAXED);
         if (w->count == w->capacity) {
             w->capacity *= 2;
             w->latencies = realloc(w->latencies, w->capacity * sizeof(double));
@@ -146,16 +152,29 @@ static int run_client(const char *path, int clients, double seconds) {
     for (int i = 0; i < clients; i++) {
         memcpy(all + k, workers[i].latencies, workers[i].count * sizeof(double));
         k += workers[i].count;
+        free(workers[i].latencies);
     }
     qsort(all, total, sizeof(double), compare);
     double p50 = total ? all[total / 2] : 0, p99 = total ? all[(long)(total * 0.99)] : 0;
-    printf("{\"calls\":%ld,\"seconds\":%.3f,\"p50_us\":%.1f,\"p99_us\":%.1f}\n", total, elapsed, p50, p99);
+    printf("{\"calls\":%ld,\"errors\":%ld,\"seconds\":%.3f,\"p50_us\":%.1f,\"p99_us\":%.1f}\n", total,
+           error_replies, elapsed, p50, p99);
     return total > 0 ? 0 : 1;
 }
 
 int main(int argc, char **argv) {
     if (argc == 3 && strcmp(argv[1], "server") == 0) return run_server(argv[2]);
-    if (argc == 5 && strcmp(argv[1], "client") == 0) return run_client(argv[2], atoi(argv[3]), atof(argv[4]));
-    fprintf(stderr, "usage: rpc-baseline-c server PATH | client PATH CLIENTS SECONDS\n");
+    if ((argc == 5 || argc == 6) && strcmp(argv[1], "client") == 0) {
+        if (argc == 6) {
+            size_t length = strlen(argv[5]);
+            char *line = malloc(length + 2);
+            memcpy(line, argv[5], length);
+            line[length] = '\n';
+            line[length + 1] = 0;
+            request_line = line;
+            request_length = length + 1;
+        }
+        return run_client(argv[2], atoi(argv[3]), atof(argv[4]));
+    }
+    fprintf(stderr, "usage: rpc-baseline-c server PATH | client PATH CLIENTS SECONDS [REQUEST]\n");
     return 2;
 }

@@ -1,0 +1,54 @@
+import Foundation
+import LeadlineRuntime
+
+/// The audit daemon's clock and its one time format. Stored times are UTC with milliseconds
+/// (2026-12-01T10:00:00.000Z), so that text order is time order for queries and retention.
+public struct AuditClock: Sendable {
+    private let offset: TimeInterval
+
+    public init(offset: TimeInterval = 0) {
+        self.offset = offset
+    }
+
+    /// Tests shift the daemon's clock with LEADLINE_TEST_NOW (RFC 3339): time then runs on from
+    /// that instant, so retention can be exercised without waiting years. Unset in production.
+    public static func fromEnvironment(_ environment: [String: String] = ProcessInfo.processInfo.environment)
+        -> AuditClock
+    {
+        guard let text = environment["LEADLINE_TEST_NOW"], let start = AuditTime.parse(text) else {
+            return AuditClock()
+        }
+        return AuditClock(offset: start.timeIntervalSinceNow)
+    }
+
+    public func now() -> Date { Date().addingTimeInterval(offset) }
+}
+
+public enum AuditTime {
+    public static func format(_ date: Date) -> String { AuditEvent.timestamp(date) }
+
+    public static func parse(_ text: String) -> Date? {
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        if let date = formatter.date(from: text) { return date }
+        formatter.formatOptions = [.withInternetDateTime]
+        return formatter.date(from: text)
+    }
+
+    /// Already-normalized times are kept byte for byte (the spool's original time must survive
+    /// exactly); any other RFC 3339 form is converted.
+    public static func normalize(_ text: String) -> String? {
+        if isNormalized(text) { return text }
+        return parse(text).map(format)
+    }
+
+    static func isNormalized(_ text: String) -> Bool {
+        let bytes = Array(text.utf8)
+        guard bytes.count == 24 else { return false }
+        let digitPositions: [Int] = [0, 1, 2, 3, 5, 6, 8, 9, 11, 12, 14, 15, 17, 18, 20, 21, 22]
+        let fixed: [(Int, Character)] = [(4, "-"), (7, "-"), (10, "T"), (13, ":"), (16, ":"), (19, "."), (23, "Z")]
+        for position in digitPositions where !(48...57).contains(bytes[position]) { return false }
+        for (position, character) in fixed where bytes[position] != character.asciiValue! { return false }
+        return parse(text) != nil
+    }
+}

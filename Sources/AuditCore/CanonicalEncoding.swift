@@ -1,0 +1,163 @@
+import Crypto
+import Foundation
+import LeadlineRPC
+
+/// The byte encoding the hash chain and the signatures cover. Defined here once so that
+/// verification (in the daemon, offline, or by an operator's own script) rebuilds exactly the
+/// bytes that were hashed:
+///
+/// - A JSON object with the keys in this fixed (byte-sorted) order and no whitespace:
+///   `{"action":…,"actor":…,"details":…,"outcome":…,"prevHash":…,"seq":…,"subject":…,"time":…}`
+/// - strings escape only `"` `\` and control characters below U+0020 (as `\u00xx`, lower-case
+///   hex); everything else is written as its UTF-8 bytes;
+/// - `details` is the stored details text verbatim (itself produced by `json(_:)`: keys sorted,
+///   no whitespace), `{}` when an event has none;
+/// - `seq` in decimal; `time` as stored (normalized UTC, milliseconds, e.g. 2026-12-01T10:00:00.000Z).
+///
+/// hash = SHA-256(prevHash as 32 raw bytes || canonical bytes), written as lower-case hex.
+public enum CanonicalEncoding {
+    public static let zeroHash = String(repeating: "0", count: 64)
+
+    public static func eventBytes(
+        seq: Int64, time: String, actor: String, action: String, subject: String, outcome: String, details: String,
+        prevHash: String
+    ) -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(160 + details.utf8.count + subject.utf8.count)
+        out.append(contentsOf: #"{"action":"#.utf8)
+        appendString(action, to: &out)
+        out.append(contentsOf: #","actor":"#.utf8)
+        appendString(actor, to: &out)
+        out.append(contentsOf: #","details":"#.utf8)
+        out.append(contentsOf: details.utf8)
+        out.append(contentsOf: #","outcome":"#.utf8)
+        appendString(outcome, to: &out)
+        out.append(contentsOf: #","prevHash":"#.utf8)
+        appendString(prevHash, to: &out)
+        out.append(contentsOf: #","seq":"#.utf8)
+        out.append(contentsOf: String(seq).utf8)
+        out.append(contentsOf: #","subject":"#.utf8)
+        appendString(subject, to: &out)
+        out.append(contentsOf: #","time":"#.utf8)
+        appendString(time, to: &out)
+        out.append(UInt8(ascii: "}"))
+        return out
+    }
+
+    /// SHA-256(prevHash raw || canonical), hex. Nil when prevHash is not 64 hex digits.
+    public static func chainHash(prevHash: String, canonical: [UInt8]) -> String? {
+        guard let previous = Hex.decode(prevHash), previous.count == 32 else { return nil }
+        var hasher = SHA256()
+        hasher.update(data: previous)
+        hasher.update(data: canonical)
+        return Hex.encode(hasher.finalize())
+    }
+
+    /// The bytes a checkpoint's Ed25519 signature covers: `{"hash":…,"seq":…,"time":…}`.
+    public static func checkpointBytes(seq: Int64, time: String, hash: String) -> [UInt8] {
+        var out: [UInt8] = Array(#"{"hash":"#.utf8)
+        appendString(hash, to: &out)
+        out.append(contentsOf: #","seq":"#.utf8)
+        out.append(contentsOf: String(seq).utf8)
+        out.append(contentsOf: #","time":"#.utf8)
+        appendString(time, to: &out)
+        out.append(UInt8(ascii: "}"))
+        return out
+    }
+
+    /// What the signed chain head and the retention anchor cover; the label keeps the three
+    /// kinds of signature from standing in for one another.
+    public static func markerBytes(_ label: String, seq: Int64, hash: String) -> [UInt8] {
+        Array("leadline.audit.\(label).v1\n\(seq)\n\(hash)".utf8)
+    }
+
+    /// Canonical JSON text of any value: sorted keys, no whitespace, the string escaping above.
+    public static func json(_ value: JSONValue) -> String {
+        var out: [UInt8] = []
+        appendValue(value, to: &out)
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    static func appendValue(_ value: JSONValue, to out: inout [UInt8]) {
+        switch value {
+        case .null: out.append(contentsOf: "null".utf8)
+        case .bool(let flag): out.append(contentsOf: (flag ? "true" : "false").utf8)
+        case .int(let number): out.append(contentsOf: String(number).utf8)
+        case .double(let number):
+            if number.isFinite && number.rounded() == number && abs(number) < 9.0e15 {
+                out.append(contentsOf: String(Int64(number)).utf8)
+            } else {
+                out.append(contentsOf: (number.isFinite ? "\(number)" : "null").utf8)
+            }
+        case .string(let text): appendString(text, to: &out)
+        case .array(let items):
+            out.append(UInt8(ascii: "["))
+            for (index, item) in items.enumerated() {
+                if index > 0 { out.append(UInt8(ascii: ",")) }
+                appendValue(item, to: &out)
+            }
+            out.append(UInt8(ascii: "]"))
+        case .object(let members):
+            out.append(UInt8(ascii: "{"))
+            // Sorted by UTF-8 bytes, so any language can reproduce the order.
+            for (index, key) in members.keys.sorted(by: { $0.utf8.lexicographicallyPrecedes($1.utf8) }).enumerated() {
+                if index > 0 { out.append(UInt8(ascii: ",")) }
+                appendString(key, to: &out)
+                out.append(UInt8(ascii: ":"))
+                appendValue(members[key]!, to: &out)
+            }
+            out.append(UInt8(ascii: "}"))
+        }
+    }
+
+    static func appendString(_ text: String, to out: inout [UInt8]) {
+        out.append(UInt8(ascii: "\""))
+        for byte in text.utf8 {
+            switch byte {
+            case UInt8(ascii: "\""): out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "\"")])
+            case UInt8(ascii: "\\"): out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "\\")])
+            case 0..<0x20:
+                out.append(contentsOf: "\\u00".utf8)
+                out.append(Hex.digits[Int(byte >> 4)])
+                out.append(Hex.digits[Int(byte & 0x0f)])
+            default: out.append(byte)
+            }
+        }
+        out.append(UInt8(ascii: "\""))
+    }
+}
+
+/// Lower-case hex, both ways.
+public enum Hex {
+    static let digits: [UInt8] = Array("0123456789abcdef".utf8)
+
+    public static func encode<Bytes: Sequence>(_ bytes: Bytes) -> String where Bytes.Element == UInt8 {
+        var out: [UInt8] = []
+        for byte in bytes {
+            out.append(digits[Int(byte >> 4)])
+            out.append(digits[Int(byte & 0x0f)])
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    public static func decode(_ text: String) -> [UInt8]? {
+        let chars = Array(text.utf8)
+        guard chars.count % 2 == 0 else { return nil }
+        func nibble(_ c: UInt8) -> UInt8? {
+            switch c {
+            case UInt8(ascii: "0")...UInt8(ascii: "9"): return c - UInt8(ascii: "0")
+            case UInt8(ascii: "a")...UInt8(ascii: "f"): return c - UInt8(ascii: "a") + 10
+            default: return nil
+            }
+        }
+        var out: [UInt8] = []
+        out.reserveCapacity(chars.count / 2)
+        var index = 0
+        while index < chars.count {
+            guard let high = nibble(chars[index]), let low = nibble(chars[index + 1]) else { return nil }
+            out.append(high << 4 | low)
+            index += 2
+        }
+        return out
+    }
+}

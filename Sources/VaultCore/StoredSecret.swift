@@ -1,0 +1,57 @@
+import Foundation
+import GRDB
+import LeadlineRPC
+
+/// One row of `secrets`, still sealed.
+struct StoredSecret: Sendable {
+    var name: String
+    var version: Int
+    var kind: String
+    var readers: [String]
+    var expiresAt: String?
+    var metadata: [String: String]?
+    var createdAt: String
+    var updatedAt: String
+    var keyVersion: Int
+    var sealed: Data
+
+    init(row: Row) throws {
+        name = row["name"]
+        version = row["version"]
+        kind = row["kind"]
+        readers = try JSONDecoder().decode([String].self, from: Data((row["readers"] as String).utf8))
+        expiresAt = row["expiresAt"]
+        if let text: String = row["metadata"] {
+            metadata = try JSONDecoder().decode([String: String].self, from: Data(text.utf8))
+        }
+        createdAt = row["createdAt"]
+        updatedAt = row["updatedAt"]
+        keyVersion = row["keyVersion"]
+        sealed = row["sealed"]
+    }
+
+    static func fetch(_ name: String, in db: Database) throws -> StoredSecret? {
+        try Row.fetchOne(db, sql: "SELECT * FROM secrets WHERE name = ?", arguments: [name]).map(
+            StoredSecret.init(row:))
+    }
+
+    static func encode(readers: [String]) -> String {
+        String(decoding: (try? JSONCoding.encode(readers.sorted())) ?? Data("[]".utf8), as: UTF8.self)
+    }
+
+    static func encode(metadata: [String: String]?) -> String? {
+        guard let metadata else { return nil }
+        return String(decoding: (try? JSONCoding.encode(metadata)) ?? Data("{}".utf8), as: UTF8.self)
+    }
+}
+
+/// RFC 3339 timestamps as the schemas allow them (with or without fractions, any offset).
+enum RFC3339 {
+    static func parse(_ text: String) -> Date? {
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        if let date = formatter.date(from: text) { return date }
+        formatter.formatOptions = [.withInternetDateTime]
+        return formatter.date(from: text)
+    }
+}

@@ -1,0 +1,130 @@
+import Foundation
+import LeadlineTestSupport
+import Testing
+
+/// leadctl as an operator runs it: real binary, real sockets, documented exit codes.
+@Suite struct LeadctlTests {
+    @Test func statusIsATableOrJSONAndExits3WhileADaemonIsDown() throws {
+        let stack = try TestStack()
+        try stack.start("vault")
+        try stack.start("audit")
+        let partial = try stack.leadctl(["status"])
+        #expect(partial.exitCode == 3)
+        #expect(partial.stdout.contains("leadline-vault   running"))
+        #expect(partial.stdout.contains("leadline-ingest  unreachable"))
+        #expect(partial.stdout.contains("systemctl status leadline-ingest.socket"))
+
+        try stack.start("ingest", webhook: true)
+        try stack.start("router")
+        let full = try stack.leadctl(["status", "--json"])
+        #expect(full.exitCode == 0, "\(full.stderr)")
+        let report = try #require(full.json as? [String: Any])
+        for service in ["vault", "ingest", "router", "audit"] {
+            #expect((report[service] as? [String: Any])?["state"] as? String == "running")
+        }
+        stack.removeFiles()
+    }
+
+    @Test func callPrintsTheResultAndMapsErrorsToExitCodes() throws {
+        let stack = try TestStack()
+        try stack.start("audit")
+        let ok = try stack.leadctl(["call", "audit", "service.setLogLevel", #"{"level":"debug"}"#])
+        #expect(ok.exitCode == 0)
+        #expect((ok.json as? [String: Any])?["level"] as? String == "debug")
+
+        let fromStdin = try stack.leadctl(["call", "audit", "service.setLogLevel", "-"], input: #"{"level":"info"}"#)
+        #expect((fromStdin.json as? [String: Any])?["previous"] as? String == "debug")
+
+        let refused = try stack.leadctl(["call", "audit", "service.setLogLevel", #"{"level":"loud"}"#])
+        #expect(refused.exitCode == 1)
+        #expect(refused.stderr.contains("invalid input: param 'level' must be one of"))
+
+        let usage = try stack.leadctl(["call", "mailer", "service.ping"])
+        #expect(usage.exitCode == 2)
+        #expect(usage.stderr.contains("unknown service 'mailer'"))
+
+        let notJSON = try stack.leadctl(["call", "audit", "service.ping", "{oops"])
+        #expect(notJSON.exitCode == 2)
+
+        let down = try stack.leadctl(["call", "router", "service.ping"])
+        #expect(down.exitCode == 3)
+        stack.removeFiles()
+    }
+
+    @Test func discoverListsTheDaemonsMethods() throws {
+        let stack = try TestStack()
+        try stack.start("vault")
+        let table = try stack.leadctl(["discover", "vault"])
+        #expect(table.exitCode == 0)
+        #expect(table.stdout.contains("vault.putSecret"))
+        #expect(table.stdout.contains("service.setLogLevel  level"))
+        stack.removeFiles()
+    }
+
+    @Test func helpAndManualPageDescribeEveryCommand() throws {
+        let stack = try TestStack()
+        let help = try stack.leadctl(["--help"])
+        #expect(help.exitCode == 0)
+        for command in [
+            "status", "secrets", "leads", "destinations", "routes", "deliveries", "audit", "privacy", "meta", "doctor",
+        ] {
+            #expect(help.stdout.contains(command), "--help lacks \(command)")
+        }
+        let manual = try stack.leadctl(["help-man"])
+        #expect(manual.stdout.hasPrefix(".TH LEADCTL 1"))
+        #expect(manual.stdout.contains("leadctl secrets put"))
+        stack.removeFiles()
+    }
+}
+
+/// leadctl against the real vault and audit daemons.
+@Suite struct LeadctlVaultAuditTests {
+    @Test func secretsRoundTripThroughLeadctlAndLandInTheAuditLog() async throws {
+        let stack = try TestStack()
+        try stack.start("vault")
+        try stack.start("audit")
+        let value = "tok-" + UUID().uuidString
+        let put = try stack.leadctl(
+            ["secrets", "put", "hubspot/main", "--reader", "router", "--kind", "hubspot-token"], input: value + "\n")
+        #expect(put.exitCode == 0, "\(put.stderr)")
+        #expect(put.stdout.contains("stored hubspot/main version 1"))
+        #expect(!put.stdout.contains(value) && !put.stderr.contains(value))
+
+        let list = try stack.leadctl(["secrets", "list"])
+        #expect(list.stdout.contains("hubspot/main"))
+        #expect(list.stdout.contains("hubspot-token"))
+        #expect(!list.stdout.contains(value))
+
+        let listed = try stack.leadctl(["secrets", "list", "--json"])
+        #expect(((listed.json as? [String: Any])?["items"] as? [Any])?.count == 1)
+
+        // In a test stack one user holds every role, so it is also the secret's reader.
+        let get = try stack.leadctl(["secrets", "get", "hubspot/main"])
+        #expect(get.stdout == value + "\n")
+
+        let noReader = try stack.leadctl(["secrets", "put", "x"], input: "v\n")
+        #expect(noReader.exitCode == 2)
+
+        let rotated = try stack.leadctl(["secrets", "rotate-key", "--json"])
+        #expect((rotated.json as? [String: Any])?["keyVersion"] as? Int == 2)
+
+        let removed = try stack.leadctl(["secrets", "rm", "hubspot/main"])
+        #expect(removed.exitCode == 0)
+        let missing = try stack.leadctl(["secrets", "get", "hubspot/main"])
+        #expect(missing.exitCode == 1)
+        #expect(missing.stderr.contains("NotFound"))
+
+        // The vault's spool forwards its events to the audit daemon.
+        try await eventually(timeout: 20) {
+            let query = try stack.leadctl(["audit", "query", "--subject", "hubspot/main", "--json"])
+            return ((query.json as? [String: Any])?["items"] as? [Any])?.count ?? 0 >= 3
+        }
+        let verify = try stack.leadctl(["audit", "verify"])
+        #expect(verify.exitCode == 0)
+        #expect(verify.stdout.hasPrefix("ok: "))
+        let export = try stack.leadctl(["audit", "export"])
+        #expect(export.stdout.split(separator: "\n").count >= 3)
+        #expect(!export.stdout.contains(value))
+        stack.removeFiles()
+    }
+}
