@@ -57,7 +57,7 @@ final class WebhookEndpoints: Sendable {
         switch (request.method, request.path) {
         case ("GET", "/webhooks/meta"): return await verifySubscription(request)
         case ("POST", "/webhooks/meta"): return await receiveNotification(request)
-        case ("GET", "/healthz"), ("HEAD", "/healthz"):
+        case ("GET", "/healthz"):
             return await store.checkWritable() ? .text(200, "ok") : .text(503, "storage is not writable")
         case (_, "/webhooks/meta"), (_, "/healthz"): return .text(405, "method not allowed")
         default: return .text(404, "not found")
@@ -113,8 +113,15 @@ final class WebhookEndpoints: Sendable {
         }
         guard valid else {
             let reason = signature == nil ? "missing-signature" : "bad-signature"
-            logger.warning("webhook refused: \(reason)")
-            if let event = rejections.event(reason: reason) { await store.spool.record(event) }
+            if let event = rejections.event(reason: reason) {
+                logger.warning(
+                    "webhook refused",
+                    metadata: [
+                        "reason": "\(reason)",
+                        "foldedSincePrevious": "\(event.details?["suppressedSincePrevious"] ?? 0)",
+                    ])
+                await store.spool.record(event)
+            }
             return .text(403, "forbidden")
         }
         let payload: WebhookPayload

@@ -22,7 +22,6 @@ struct WebhookPayload {
         case notAnObject
     }
 
-    var object: String?
     var changes: [LeadgenChange]
     var skipped: Int
 
@@ -55,7 +54,7 @@ struct WebhookPayload {
                         createdTime: value["created_time"]?.intValue))
             }
         }
-        return WebhookPayload(object: root["object"]?.stringValue, changes: changes, skipped: skipped)
+        return WebhookPayload(changes: changes, skipped: skipped)
     }
 
     /// Ids end up in Graph API paths and vault secret names: digits, letters, '_' and '-' only.

@@ -15,7 +15,6 @@ final class IngestHarness: Sendable {
     let stack: TestStack
     let graph: GraphAPIDouble
     let http = HTTPClient()
-    private let vault: FakeVault
 
     var ingest: RecordingClient { stack.client("ingest") }
     var vaultClient: RecordingClient { stack.client("vault") }
@@ -36,7 +35,7 @@ final class IngestHarness: Sendable {
                 reconcile_interval_seconds = \(reconcileIntervalSeconds)
                 \(extraConfig)
                 """, environment: environment)
-        vault = try await FakeVault(stack: stack)
+        try stack.start("vault")
         try await putSecret("meta/app-secret", Self.appSecret)
         try await putSecret("meta/verify-token", Self.verifyToken)
         if let pageToken { try await putSecret("meta/page/\(Self.pageID)", pageToken) }
@@ -128,7 +127,6 @@ final class IngestHarness: Sendable {
 
     func finish() async {
         stack.removeFiles()
-        await vault.shutdown()
         await graph.shutdown()
     }
 }
