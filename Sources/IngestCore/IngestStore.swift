@@ -3,12 +3,14 @@ import GRDB
 import LeadlineRPC
 import LeadlineRuntime
 import LeadlineStorage
+import NIOConcurrencyHelpers
 
 /// Every read and write ingest makes, over its one database. Writes that answer a caller
 /// (webhooks, submitLead) go through the group committer so concurrent requests share an fsync.
 final class IngestStore: Sendable {
     let storage: Storage
     let spool: AuditSpool
+    private let lastWebhookRecorded = NIOLockedValueBox<ContinuousClock.Instant?>(nil)
 
     init(storage: Storage, spool: AuditSpool) {
         self.storage = storage
@@ -27,9 +29,16 @@ final class IngestStore: Sendable {
     /// Stores a webhook's leadgen changes in one shared commit; returns how many were new.
     /// Duplicates (Meta retries, the same change twice in a batch) keep their first row.
     func storeWebhookChanges(_ changes: [LeadgenChange], receivedAt: String) async throws -> Int {
-        try await storage.groupedWrite { db in
+        // lastWebhookAt is for `leadctl status`: written at most once a second, not once per request.
+        let now = ContinuousClock.now
+        let recordTime = lastWebhookRecorded.withLockedValue { last in
+            if let last, now - last < .seconds(1) { return false }
+            last = now
+            return true
+        }
+        return try await storage.groupedWrite { db in
             let inserted = try Self.insertChanges(changes, receivedAt: receivedAt, state: "received", db: db)
-            try Self.setState("lastWebhookAt", receivedAt, db: db)
+            if recordTime { try Self.setState("lastWebhookAt", receivedAt, db: db) }
             return inserted.count
         }
     }
@@ -56,7 +65,9 @@ final class IngestStore: Sendable {
                 change.leadgenID, leadID, change.pageID, change.formID, change.adID, change.adgroupID,
                 change.createdTime, receivedAt, state,
             ])
-            if db.changesCount > 0 { inserted.append((change, leadID)) }
+            // A duplicate tells nothing new about its form: only new changes touch the forms table.
+            guard db.changesCount > 0 else { continue }
+            inserted.append((change, leadID))
             if let formID = change.formID {
                 try form.execute(arguments: [formID, change.pageID, change.createdTime])
             }

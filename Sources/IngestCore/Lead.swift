@@ -69,7 +69,12 @@ enum LeadID {
             characters[index] = alphabet[Int(time & 31)]
             time >>= 5
         }
-        for index in 10..<26 { characters[index] = alphabet[Int(generator.next() & 31)] }
+        // 80 random bits from two draws (one getrandom call each, not one per character).
+        var random = (generator.next() as UInt64, generator.next() as UInt64)
+        for index in 10..<26 {
+            characters[index] = alphabet[Int(random.0 & 31)]
+            random = (random.0 >> 5 | random.1 << 59, random.1 >> 5)
+        }
         return "ld_" + String(decoding: characters, as: UTF8.self)
     }
 }

@@ -1,5 +1,4 @@
 import Foundation
-import LeadlineRPC
 
 /// One leadgen change of a Meta webhook: what Meta tells us before we fetch the lead itself.
 /// Ids are strings whether Meta sent numbers or strings.
@@ -25,36 +24,47 @@ struct WebhookPayload {
     var changes: [LeadgenChange]
     var skipped: Int
 
+    /// Parsed with JSONSerialization rather than the wire layer's JSONValue decoder: this runs
+    /// once per webhook on the hot path, and the Codable route costs several times as much.
     static func parse(_ body: [UInt8]) throws(ParseError) -> WebhookPayload {
-        let root: JSONValue
+        let parsed: Any
         do {
-            root = try JSONCoding.parse(body)
+            parsed = try JSONSerialization.jsonObject(with: Data(body))
         } catch {
             throw .notJSON
         }
-        guard case .object = root else { throw .notAnObject }
+        guard let root = parsed as? [String: Any] else { throw .notAnObject }
         var changes: [LeadgenChange] = []
         var skipped = 0
-        for entry in root["entry"]?.arrayValue ?? [] {
-            let entryPage = LeadNormalizer.idString(entry["id"])
-            for change in entry["changes"]?.arrayValue ?? [] {
-                guard change["field"]?.stringValue == "leadgen", let value = change["value"],
-                    let leadgenID = LeadNormalizer.idString(value["leadgen_id"]), isSafeID(leadgenID),
-                    let pageID = LeadNormalizer.idString(value["page_id"]) ?? entryPage, isSafeID(pageID)
+        for case let entry as [String: Any] in root["entry"] as? [Any] ?? [] {
+            let entryPage = idString(entry["id"])
+            for change in entry["changes"] as? [Any] ?? [] {
+                guard let change = change as? [String: Any], change["field"] as? String == "leadgen",
+                    let value = change["value"] as? [String: Any],
+                    let leadgenID = idString(value["leadgen_id"]), isSafeID(leadgenID),
+                    let pageID = idString(value["page_id"]) ?? entryPage, isSafeID(pageID)
                 else {
                     skipped += 1
                     continue
                 }
-                let formID = LeadNormalizer.idString(value["form_id"]).flatMap { isSafeID($0) ? $0 : nil }
+                func optionalID(_ key: String) -> String? { idString(value[key]).flatMap { isSafeID($0) ? $0 : nil } }
                 changes.append(
                     LeadgenChange(
-                        leadgenID: leadgenID, pageID: pageID, formID: formID,
-                        adID: LeadNormalizer.idString(value["ad_id"]).flatMap { isSafeID($0) ? $0 : nil },
-                        adgroupID: LeadNormalizer.idString(value["adgroup_id"]).flatMap { isSafeID($0) ? $0 : nil },
-                        createdTime: value["created_time"]?.intValue))
+                        leadgenID: leadgenID, pageID: pageID, formID: optionalID("form_id"), adID: optionalID("ad_id"),
+                        adgroupID: optionalID("adgroup_id"),
+                        createdTime: (value["created_time"] as? NSNumber)?.int64Value))
             }
         }
         return WebhookPayload(changes: changes, skipped: skipped)
+    }
+
+    /// Meta ids arrive as strings or as (integral) numbers; Leadline keeps strings.
+    static func idString(_ value: Any?) -> String? {
+        if let text = value as? String { return text.isEmpty ? nil : text }
+        guard let number = value as? NSNumber else { return nil }
+        let double = number.doubleValue
+        guard double.rounded() == double, abs(double) < 1e18 else { return nil }
+        return String(number.int64Value)
     }
 
     /// Ids end up in Graph API paths and vault secret names: digits, letters, '_' and '-' only.

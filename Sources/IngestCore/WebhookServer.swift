@@ -147,7 +147,12 @@ final class WebhookHTTPHandler: ChannelInboundHandler {
         var headers = HTTPHeaders()
         headers.add(name: "Content-Type", value: response.contentType)
         headers.add(name: "Content-Length", value: String(response.body.utf8.count))
-        if !keepAlive { headers.add(name: "Connection", value: "close") }
+        if !keepAlive {
+            headers.add(name: "Connection", value: "close")
+        } else if version.major == 1 && version.minor == 0 {
+            // HTTP/1.0 closes by default: without this header the client waits for the close.
+            headers.add(name: "Connection", value: "keep-alive")
+        }
         let head = HTTPResponseHead(
             version: version, status: HTTPResponseStatus(statusCode: response.status), headers: headers)
         context.write(wrapOutboundOut(.head(head)), promise: nil)

@@ -92,6 +92,8 @@ import Testing
         #expect(instagram["fields"]?["company"] == "ООО Ромашка")
         // No country known: the number stays as entered rather than being guessed into E.164.
         #expect(instagram["fields"]?["phone"] == "8 (912) 345-67-89")
+        let instagramForm = try await harness.ingest.call("ingest.listLeads", params: ["formId": "555555555556"])
+        #expect(instagramForm["items"]?.arrayValue?.map { $0["id"] } == [instagram["id"]])
 
         // Every Graph call carried the page token out of the URL and a valid appsecret_proof.
         for request in harness.graph.requests {

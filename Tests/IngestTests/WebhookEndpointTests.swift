@@ -78,6 +78,13 @@ import Testing
         #expect(try keepAlive.readResponse()?.hasPrefix("HTTP/1.1 200") == true)
         try keepAlive.send("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
         #expect(try keepAlive.readResponse()?.hasPrefix("HTTP/1.1 200") == true)
+        let oldStyle = try TCPConnection(port: port)
+        for _ in 0..<2 {
+            try oldStyle.send("GET /healthz HTTP/1.0\r\nConnection: keep-alive\r\n\r\n")
+            let response = try oldStyle.readResponse()
+            #expect(response?.hasPrefix("HTTP/1.0 200") == true)
+            #expect(response?.lowercased().contains("connection: keep-alive") == true)
+        }
 
         let slow = try TCPConnection(port: port)
         try slow.send("POST /webhooks/meta HTTP/1.1\r\nHost: x\r\n")
