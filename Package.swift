@@ -1,5 +1,6 @@
 // swift-tools-version:6.1
 // Leadline: four systemd-activated daemons and an admin CLI, sharing one runtime.
+import Foundation
 import PackageDescription
 
 let nio: [Target.Dependency] = [
@@ -64,7 +65,10 @@ let package = Package(
         .target(
             name: "IngestCore",
             dependencies: ["LeadlineRuntime", "LeadlineHTTP", crypto, .product(name: "NIOHTTP1", package: "swift-nio")]),
-        .target(name: "RouterCore", dependencies: ["LeadlineRuntime", "LeadlineHTTP", crypto]),
+        .target(
+            name: "RouterCore",
+            dependencies: ["LeadlineRuntime", "LeadlineHTTP", "LeadlineStorage", grdb, crypto, lifecycle, logging] + nio
+        ),
         .executableTarget(name: "leadline-vault", dependencies: ["VaultCore"]),
         .executableTarget(name: "leadline-audit", dependencies: ["AuditCore"]),
         .executableTarget(name: "leadline-ingest", dependencies: ["IngestCore"]),
@@ -86,7 +90,7 @@ let package = Package(
         .executableTarget(
             name: "leadline-bench",
             dependencies: [
-                "LeadlineRPC", "LeadlineStorage", "LeadlineTestSupport", argumentParser, crypto,
+                "LeadlineRPC", "LeadlineStorage", "LeadlineTestSupport", "LeadlineTestDoubles", argumentParser, crypto,
                 .product(name: "GRDBSQLite", package: "GRDB.swift"),
             ] + nio),
         .executableTarget(name: "rpc-baseline-c", path: "Sources/rpc-baseline-c"),
@@ -108,7 +112,36 @@ let package = Package(
         .testTarget(
             name: "IngestTests",
             dependencies: ["IngestCore", "LeadlineRPC", "LeadlineHTTP", "LeadlineTestDoubles", "LeadlineTestSupport"]),
-        .testTarget(name: "RouterTests", dependencies: ["RouterCore", "LeadlineTestDoubles", "LeadlineTestSupport"]),
+        .testTarget(
+            name: "RouterTests",
+            dependencies: [
+                "RouterCore", "LeadlineTestDoubles", "LeadlineTestSupport", "LeadlineSystemd", grdb, logging,
+            ] + nio),
     ],
     swiftLanguageModes: [.v6]
 )
+
+// `make fuzz` (LEADLINE_FUZZ=1, its own scratch path): a libFuzzer binary, and coverage plus
+// AddressSanitizer on the modules that parse untrusted input. Never part of a normal build.
+if ProcessInfo.processInfo.environment["LEADLINE_FUZZ"] == "1" {
+    let sanitize: [SwiftSetting] = [.unsafeFlags(["-sanitize=fuzzer,address"])]
+    for target in package.targets where ["LeadlineRPC", "LeadlineConfig", "LeadlineRuntime"].contains(target.name) {
+        target.swiftSettings = (target.swiftSettings ?? []) + sanitize
+    }
+    package.targets.append(
+        .executableTarget(
+            name: "leadline-fuzz",
+            dependencies: [
+                "LeadlineRPC", "LeadlineConfig", "LeadlineRuntime", .product(name: "NIOEmbedded", package: "swift-nio"),
+            ],
+            swiftSettings: [.unsafeFlags(["-sanitize=fuzzer,address", "-parse-as-library"])],
+            // SwiftPM supplies its own main, which hands over to libFuzzer's driver: link the
+            // fuzzer runtime without its main.
+            linkerSettings: [
+                .unsafeFlags([
+                    "-sanitize=address", "-Xlinker",
+                    "/opt/swift/usr/lib/swift/clang/lib/linux/libclang_rt.fuzzer_no_main-x86_64.a",
+                    "-lstdc++",
+                ])
+            ]))
+}

@@ -29,13 +29,20 @@ public enum AuditDaemon {
             return false
         }
         let auditDays = context.config.retention.auditDays
-        let retention = BackgroundLoop(name: "audit-retention", interval: .seconds(3600), logger: logger) {
+        let prune: @Sendable () async -> Void = {
             do {
                 let removed = try await ledger.prune(olderThanDays: auditDays, now: clock.now())
                 if removed > 0 { logger.notice("retention pruned audit events", metadata: ["removed": "\(removed)"]) }
             } catch {
                 logger.error("retention pruning failed", metadata: ["error": "\(type(of: error))"])
             }
+        }
+        // Prune once before serving, so no append can race the start-up pass; then hourly.
+        await prune()
+        let retention = BackgroundLoop(
+            name: "audit-retention", interval: .seconds(3600), logger: logger, runAtStart: false
+        ) {
+            await prune()
             return false
         }
         return DaemonBody(table: table, storage: storage, services: [checkpoints, retention])

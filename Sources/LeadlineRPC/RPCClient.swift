@@ -51,7 +51,13 @@ public final class RPCClient: Sendable {
             promise.fail(RPCError.timeout("no reply to '\(method)' within \(timeout.nanoseconds / 1_000_000_000) s"))
         }
         promise.futureResult.whenComplete { _ in timer.cancel() }
-        channel.writeAndFlush(PendingCall(id: id, line: line, promise: promise), promise: nil)
+        // A write to a connection that died after the isActive check never reaches the handler, so
+        // nothing else would fail the call: without this it hung until the call timeout.
+        let written = channel.eventLoop.makePromise(of: Void.self)
+        written.futureResult.whenFailure { _ in
+            promise.fail(RPCError.unavailable("the connection closed before '\(method)' was sent"))
+        }
+        channel.writeAndFlush(PendingCall(id: id, line: line, promise: promise), promise: written)
         return try await promise.futureResult.get()
     }
 

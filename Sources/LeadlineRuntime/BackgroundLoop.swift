@@ -58,11 +58,14 @@ public struct BackgroundLoop: Service, CustomStringConvertible {
     private let logger: Logger
     /// Returns true when there may be more work right away (run again without sleeping).
     private let body: @Sendable () async -> Bool
+    /// False when the first run already happened before serving (so it is not repeated at once).
+    private let runAtStart: Bool
 
     public init(
-        name: String, interval: Duration, wakeup: Wakeup = Wakeup(), logger: Logger,
+        name: String, interval: Duration, wakeup: Wakeup = Wakeup(), logger: Logger, runAtStart: Bool = true,
         body: @escaping @Sendable () async -> Bool
     ) {
+        self.runAtStart = runAtStart
         self.name = name
         self.interval = interval
         self.wakeup = wakeup
@@ -74,7 +77,9 @@ public struct BackgroundLoop: Service, CustomStringConvertible {
 
     public func run() async throws {
         let wakeup = self.wakeup
+        let runAtStart = self.runAtStart
         try await withGracefulShutdownHandler {
+            if !runAtStart { await wakeup.wait(timeout: interval) }
             while !Task.isShuttingDownGracefully && !Task.isCancelled {
                 let more = await body()
                 if Task.isShuttingDownGracefully { break }

@@ -71,7 +71,7 @@ public struct SchemaValidator: Sendable {
             return "\(label(path)) must be at most \(maximum) characters long"
         }
         if case .string(let pattern)? = rules["pattern"] {
-            guard let regex = try? NSRegularExpression(pattern: pattern) else { return nil }
+            guard let regex = RegexCache.shared.regex(pattern) else { return nil }
             let range = NSRange(string.startIndex..., in: string)
             if regex.firstMatch(in: string, range: range) == nil {
                 return "\(label(path)) does not match the pattern \(pattern)"
@@ -139,7 +139,7 @@ public struct SchemaValidator: Sendable {
                 if let problem = validate(value, against: schema, at: join(path, name)) { return problem }
             }
             for (pattern, schema) in patterns {
-                guard let regex = try? NSRegularExpression(pattern: pattern),
+                guard let regex = RegexCache.shared.regex(pattern),
                     regex.firstMatch(in: name, range: NSRange(name.startIndex..., in: name)) != nil
                 else { continue }
                 matched = true
@@ -208,6 +208,23 @@ public struct SchemaValidator: Sendable {
 
     static func isDateTime(_ string: String) -> Bool {
         let pattern = #"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$"#
-        return string.range(of: pattern, options: .regularExpression) != nil
+        guard let regex = RegexCache.shared.regex(pattern) else { return false }
+        return regex.firstMatch(in: string, range: NSRange(string.startIndex..., in: string)) != nil
+    }
+}
+
+/// Schemas use a few dozen patterns; compiling one per check was most of a params check's cost.
+final class RegexCache: @unchecked Sendable {
+    static let shared = RegexCache()
+    private let lock = NSLock()
+    private var compiled: [String: NSRegularExpression] = [:]
+
+    func regex(_ pattern: String) -> NSRegularExpression? {
+        lock.lock()
+        defer { lock.unlock() }
+        if let regex = compiled[pattern] { return regex }
+        guard let regex = try? NSRegularExpression(pattern: pattern) else { return nil }
+        compiled[pattern] = regex
+        return regex
     }
 }

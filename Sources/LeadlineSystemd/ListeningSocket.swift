@@ -1,4 +1,4 @@
-import CSystemd
+import CSystemd  // its headers own <sys/socket.h> declarations in whole-module builds
 import Foundation
 
 #if canImport(Glibc)

@@ -15,7 +15,7 @@ struct Bench: AsyncParsableCommand {
     @Option(help: "Write the report (Markdown) to this file as well as stdout.")
     var report: String?
 
-    @Option(help: "Only these sections (comma separated): rpc, storage, vault-audit, daemons.")
+    @Option(help: "Only these sections (comma separated): rpc, storage, vault-audit, daemons, delivery.")
     var only: String?
 
     func run() async throws {
@@ -26,6 +26,7 @@ struct Bench: AsyncParsableCommand {
         if wanted("storage") { try await StorageBench().run(into: &table) }
         if wanted("vault-audit") { try await VaultAuditBench(seconds: seconds).run(into: &table) }
         if wanted("daemons") { try await DaemonFootprintBench().run(into: &table) }
+        if wanted("delivery") { try await DeliveryBench(seconds: seconds).run(into: &table) }
         let text = table.render()
         print(text)
         if let report {

@@ -12,8 +12,14 @@ import Testing
             "audit.append",
             params: [
                 "events": [
-                    ["time": "2026-11-30T10:00:00Z", "action": "vault.getSecret", "subject": "meta/app-secret", "outcome": "ok"],
-                    ["action": "privacy.erase", "subject": "lead-1", "outcome": "ok", "details": ["emailHash": "ab12"]],
+                    [
+                        "time": "2026-11-30T10:00:00Z", "action": "vault.getSecret", "subject": "meta/app-secret",
+                        "outcome": "ok",
+                    ],
+                    [
+                        "action": "privacy.erase", "subject": "lead-1", "outcome": "ok",
+                        "details": ["emailHash": "ab12"],
+                    ],
                 ]
             ])
         #expect(first == ["appended": 2, "firstSeq": 1, "lastSeq": 2])
@@ -47,14 +53,18 @@ import Testing
             params: [
                 "events": [
                     ["action": "a.b", "subject": "x", "outcome": "ok"],
-                    ["action": "ingest.leadStored", "subject": "x", "outcome": "ok", "details": ["lead": ["Email": "a@b.c"]]],
+                    [
+                        "action": "ingest.leadStored", "subject": "x", "outcome": "ok",
+                        "details": ["lead": ["Email": "a@b.c"]],
+                    ],
                 ]
             ])
         #expect(rawEmail?.code == -32009)
         #expect(rawEmail?.name == "ValidationFailed")
         #expect(rawEmail.map { !$0.detail.contains("a@b.c") } == true)
         let phone = await audit.client.expectError(
-            "audit.append", params: ["events": [["action": "a.b", "subject": "x", "outcome": "ok", "details": ["phone": "+1555"]]]])
+            "audit.append",
+            params: ["events": [["action": "a.b", "subject": "x", "outcome": "ok", "details": ["phone": "+1555"]]]])
         #expect(phone?.name == "ValidationFailed")
         let empty = await audit.client.expectError("audit.append", params: ["events": []])
         #expect(empty?.code == -32602)
@@ -74,7 +84,10 @@ import Testing
             params: [
                 "events": [
                     ["time": "2020-01-01T00:00:00Z", "action": "vault.putSecret", "subject": "s1", "outcome": "ok"],
-                    ["time": "2020-01-02T00:00:00+02:00", "action": "vault.getSecret", "subject": "s1", "outcome": "denied"],
+                    [
+                        "time": "2020-01-02T00:00:00+02:00", "action": "vault.getSecret", "subject": "s1",
+                        "outcome": "denied",
+                    ],
                 ]
             ])
         // Paging visits every event once, in seq order.
@@ -92,9 +105,12 @@ import Testing
         #expect(try await audit.query(["action": "vault.*"]).map { $0["seq"] } == [31, 32])
         #expect(try await audit.query(["action": "delivery.sent"]).count == 10)
         #expect(try await audit.query(["subject": "lead-7"]).map { $0["seq"] } == [8])
-        #expect(try await audit.query(["subject": "s1", "action": "vault.getSecret"]).map { $0["outcome"] } == ["denied"])
+        #expect(
+            try await audit.query(["subject": "s1", "action": "vault.getSecret"]).map { $0["outcome"] } == ["denied"])
         #expect(try await audit.query(["until": "2020-01-01T12:00:00Z"]).map { $0["seq"] } == [31])
-        #expect(try await audit.query(["since": "2020-01-01T12:00:00Z", "until": "2021-01-01T00:00:00Z"]).map { $0["seq"] } == [32])
+        #expect(
+            try await audit.query(["since": "2020-01-01T12:00:00Z", "until": "2021-01-01T00:00:00Z"]).map { $0["seq"] }
+                == [32])
         let actor = JSONValue.string("uid:\(getuid())(\(audit.stack.userName))")
         #expect(try await audit.query(["actor": actor, "limit": 1000]).count == 32)
         #expect(try await audit.query(["actor": "router"]).isEmpty)
@@ -132,11 +148,13 @@ import Testing
         let verifier = try AuditSignatureVerifier(publicKeyHex: try #require(latest["publicKey"]?.stringValue))
         #expect(
             verifier.isValidCheckpoint(
-                seq: 12, time: try #require(latest["time"]?.stringValue), hash: try #require(latest["hash"]?.stringValue),
+                seq: 12, time: try #require(latest["time"]?.stringValue),
+                hash: try #require(latest["hash"]?.stringValue),
                 signature: try #require(latest["signature"]?.stringValue)))
         #expect(
             !verifier.isValidCheckpoint(
-                seq: 11, time: try #require(latest["time"]?.stringValue), hash: try #require(latest["hash"]?.stringValue),
+                seq: 11, time: try #require(latest["time"]?.stringValue),
+                hash: try #require(latest["hash"]?.stringValue),
                 signature: try #require(latest["signature"]?.stringValue)))
         // The public key is the signing credential's.
         let raw = try [UInt8](Data(contentsOf: URL(fileURLWithPath: "\(audit.stack.credentialsDir)/audit-signing-key")))

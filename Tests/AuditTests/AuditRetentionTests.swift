@@ -8,7 +8,8 @@ import Testing
 /// is moved with LEADLINE_TEST_NOW instead of waiting.
 @Suite struct AuditRetentionTests {
     @Test func oldEventsArePrunedBehindAnAnchorAndTheRestStillVerifies() async throws {
-        let audit = try AuditFixture(extraConfig: "[retention]\naudit_days = 30\n[audit]\ncheckpoint_every_events = 4\n")
+        let audit = try AuditFixture(
+            extraConfig: "[retention]\naudit_days = 30\n[audit]\ncheckpoint_every_events = 4\n")
         try await audit.appendEvents(10, batch: 3, prefix: "old", time: timestamp(daysFromNow: -40))
         try await audit.appendEvents(5, batch: 5, prefix: "new")
         // Old by time but after recent events in the chain: kept, since only a prefix can go.
@@ -64,7 +65,9 @@ import Testing
 
 extension AuditFixture {
     static func append(_ count: Int, to client: RecordingClient) async throws {
-        let events: [JSONValue] = (0..<count).map { ["action": "ingest.leadStored", "subject": .string("after-\($0)"), "outcome": "ok"] }
+        let events: [JSONValue] = (0..<count).map {
+            ["action": "ingest.leadStored", "subject": .string("after-\($0)"), "outcome": "ok"]
+        }
         _ = try await client.call("audit.append", params: ["events": .array(events)])
     }
 }

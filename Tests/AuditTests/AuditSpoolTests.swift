@@ -10,11 +10,14 @@ import Testing
         let stack = try TestStack()
         try stack.start("vault")
         let vault = stack.client("vault")
-        _ = try await vault.call("vault.putSecret", params: ["name": "s/1", "value": "spool-test-value", "readers": ["ingest"]])
+        _ = try await vault.call(
+            "vault.putSecret", params: ["name": "s/1", "value": "spool-test-value", "readers": ["ingest"]])
         _ = try await vault.call("vault.getSecret", params: ["name": "s/1"])
         _ = await vault.expectError("vault.getSecret", params: ["name": "no/such"])
-        _ = try await vault.call("vault.updateSecret", params: ["name": "s/1", "value": "spool-test-2", "expectedVersion": 1])
-        _ = await vault.expectError("vault.updateSecret", params: ["name": "s/1", "value": "spool-test-3", "expectedVersion": 1])
+        _ = try await vault.call(
+            "vault.updateSecret", params: ["name": "s/1", "value": "spool-test-2", "expectedVersion": 1])
+        _ = await vault.expectError(
+            "vault.updateSecret", params: ["name": "s/1", "value": "spool-test-3", "expectedVersion": 1])
         // The vault restarts while the audit daemon is still away: the spool is on disk.
         try stack.stop("vault")
         try stack.start("vault")

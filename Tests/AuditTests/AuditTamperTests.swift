@@ -82,10 +82,13 @@ import Testing
             // A forged event with a correct hash over its predecessor, at a random position
             // (the end included); later events are renumbered to make room.
             let seq = Int.random(in: 1...(count + 1))
-            let previous = seq == 1 ? CanonicalEncoding.zeroHash : try sqlite3(path, "SELECT hash FROM events WHERE seq = \(seq - 1);")
+            let previous =
+                seq == 1
+                ? CanonicalEncoding.zeroHash : try sqlite3(path, "SELECT hash FROM events WHERE seq = \(seq - 1);")
             let time = "2026-12-01T00:00:00.000Z"
             let canonical = CanonicalEncoding.eventBytes(
-                seq: Int64(seq), time: time, actor: "vault", action: "vault.getSecret", subject: "forged", outcome: "ok",
+                seq: Int64(seq), time: time, actor: "vault", action: "vault.getSecret", subject: "forged",
+                outcome: "ok",
                 details: "{}", prevHash: previous)
             let hash = try #require(CanonicalEncoding.chainHash(prevHash: previous, canonical: canonical))
             try sqlite3(

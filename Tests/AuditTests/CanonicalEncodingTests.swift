@@ -20,7 +20,8 @@ import Testing
             String(decoding: canonical, as: UTF8.self)
                 == #"{"action":"vault.getSecret","actor":"vault","details":{"caller":"uid:0(root)","note":"a\"b\\c\u000aü","version":2},"outcome":"ok","prevHash":"0000000000000000000000000000000000000000000000000000000000000000","seq":1,"subject":"meta/app-secret","time":"2026-12-01T10:00:00.000Z"}"#
         )
-        let first = try #require(CanonicalEncoding.chainHash(prevHash: CanonicalEncoding.zeroHash, canonical: canonical))
+        let first = try #require(
+            CanonicalEncoding.chainHash(prevHash: CanonicalEncoding.zeroHash, canonical: canonical))
         #expect(first == "546855986ea9f4075c5bc5d62464e8d75d17a1574ff3ba2d9ac5cd788ad43f22")
 
         let second = CanonicalEncoding.eventBytes(

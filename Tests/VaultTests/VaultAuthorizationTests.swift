@@ -73,7 +73,8 @@ import Testing
         let other = try #require(UserAccount.lookup(name: Self.serviceUser))
         // The admin's refused read was the last access: once it is in, everything before it is.
         try await eventually(timeout: 20) {
-            let page = try await audit.call("audit.query", params: ["action": "vault.getSecret", "subject": "meta/page/1", "limit": 1000])
+            let page = try await audit.call(
+                "audit.query", params: ["action": "vault.getSecret", "subject": "meta/page/1", "limit": 1000])
             return (page["items"]?.arrayValue ?? []).contains {
                 $0["outcome"] == "denied" && $0["details"]?["uid"] == 0
             }
@@ -81,7 +82,8 @@ import Testing
         let refusedService = try await audit.call("audit.query", params: ["subject": "hubspot/main", "limit": 1000])
         #expect(
             (refusedService["items"]?.arrayValue ?? []).contains {
-                $0["outcome"] == "denied" && $0["details"]?["caller"] == "ingest" && $0["details"]?["uid"] == .int(Int64(other.uid))
+                $0["outcome"] == "denied" && $0["details"]?["caller"] == "ingest"
+                    && $0["details"]?["uid"] == .int(Int64(other.uid))
             })
         let all = try await audit.call("audit.query", params: ["action": "vault.*", "limit": 1000])
         let text = String(decoding: try JSONCoding.encode(all), as: UTF8.self)

@@ -14,7 +14,8 @@ import Testing
             expected["rot/\(index)"] = value
             try await vault.put("rot/\(index)", value)
         }
-        let readers = (0..<4).map { _ in RecordingClient(service: "vault", socketPath: vault.stack.socketPath("vault")) }
+        let readers = (0..<4).map { _ in RecordingClient(service: "vault", socketPath: vault.stack.socketPath("vault"))
+        }
         let snapshot = expected
         let stop = Flag()
 
@@ -29,12 +30,16 @@ import Testing
                     let name = "rot/\(index)"
                     // The first 10 secrets are rewritten by the writer below; any of its versions is fine.
                     if index < 10 {
-                        do { _ = try await client.call("vault.getSecret", params: .object(["name": .string(name)])) }
-                        catch { problems += 1 }
+                        do {
+                            _ = try await client.call("vault.getSecret", params: .object(["name": .string(name)]))
+                        } catch { problems += 1 }
                     } else {
                         do {
-                            let value = try await client.call("vault.getSecret", params: .object(["name": .string(name)]))
-                            if Canary.digest(value["value"]?.stringValue) != Canary.digest(snapshot[name]) { problems += 1 }
+                            let value = try await client.call(
+                                "vault.getSecret", params: .object(["name": .string(name)]))
+                            if Canary.digest(value["value"]?.stringValue) != Canary.digest(snapshot[name]) {
+                                problems += 1
+                            }
                         } catch {
                             problems += 1
                         }
@@ -54,7 +59,10 @@ import Testing
                     let value = Canary.value()
                     let result = try? await writer.call(
                         "vault.updateSecret",
-                        params: ["name": .string("rot/\(index)"), "value": .string(value), "expectedVersion": .int(Int64(round))])
+                        params: [
+                            "name": .string("rot/\(index)"), "value": .string(value),
+                            "expectedVersion": .int(Int64(round)),
+                        ])
                     if result != nil { written["rot/\(index)"] = value }
                 }
                 round += 1
@@ -93,7 +101,9 @@ import Testing
             #expect(Canary.digest(try await vault.value(of: name)) == Canary.digest(value), "secret \(name)")
         }
         try vault.stack.stop("vault")
-        #expect(try sqlite3(vault.databasePath, "SELECT group_concat(version) FROM keyring;").trimmingCharacters(in: .whitespacesAndNewlines) == "3")
+        #expect(
+            try sqlite3(vault.databasePath, "SELECT group_concat(version) FROM keyring;").trimmingCharacters(
+                in: .whitespacesAndNewlines) == "3")
         vault.stack.removeFiles()
     }
 

@@ -10,7 +10,9 @@ import Testing
         let first = Canary.value()
         let put = try await vault.put(
             "hubspot/main", first,
-            extra: ["kind": "hubspot-token", "metadata": ["hasRefreshToken": "false"], "expiresAt": "2030-01-01T00:00:00Z"])
+            extra: [
+                "kind": "hubspot-token", "metadata": ["hasRefreshToken": "false"], "expiresAt": "2030-01-01T00:00:00Z",
+            ])
         #expect(put == ["name": "hubspot/main", "version": 1])
 
         let got = try await vault.client.call("vault.getSecret", params: ["name": "hubspot/main"])
@@ -75,7 +77,8 @@ import Testing
         try await vault.put("pipedrive/token", original)
         let refreshed = Canary.value()
         _ = try await vault.client.call(
-            "vault.updateSecret", params: ["name": "pipedrive/token", "value": .string(refreshed), "expectedVersion": 1])
+            "vault.updateSecret",
+            params: ["name": "pipedrive/token", "value": .string(refreshed), "expectedVersion": 1])
 
         // A second refresher that read version 1 loses the race.
         let loser = Canary.value()

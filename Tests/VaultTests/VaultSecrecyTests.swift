@@ -79,7 +79,8 @@ import Testing
         try vault.stack.stop("vault")
         try sqlite3(vault.databasePath, "UPDATE secrets SET sealed = X'\(firstSealed)' WHERE name = 'swap/gamma';")
         try vault.stack.start("vault")
-        #expect(await vault.client.expectError("vault.getSecret", params: ["name": "swap/gamma"])?.name == "StorageFailure")
+        #expect(
+            await vault.client.expectError("vault.getSecret", params: ["name": "swap/gamma"])?.name == "StorageFailure")
         // The vault keeps serving.
         #expect(try await vault.client.call("vault.listSecrets")["items"]?.arrayValue?.count == 3)
         vault.stack.removeFiles()
@@ -95,7 +96,9 @@ import Testing
         try TestStack.randomBytes(32).write(to: URL(fileURLWithPath: "\(vault.stack.credentialsDir)/master-key"))
         let status = try startExpectingRefusal(vault.stack)
         #expect(status == 78)
-        #expect(vault.stack.log("vault").contains("credential 'master-key' is not the key this vault database was created with"))
+        #expect(
+            vault.stack.log("vault").contains(
+                "credential 'master-key' is not the key this vault database was created with"))
         #expect(snapshot(vault.stack.stateDir) == before)
         vault.stack.removeFiles()
     }

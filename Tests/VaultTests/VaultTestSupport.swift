@@ -29,7 +29,9 @@ struct VaultFixture {
     }
 
     @discardableResult
-    func put(_ name: String, _ value: String, readers: [String] = ["ingest", "router"], extra: [String: JSONValue] = [:])
+    func put(
+        _ name: String, _ value: String, readers: [String] = ["ingest", "router"], extra: [String: JSONValue] = [:]
+    )
         async throws -> JSONValue
     {
         var params: [String: JSONValue] = [

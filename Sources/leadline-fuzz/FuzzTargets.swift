@@ -1,0 +1,64 @@
+import Foundation
+import LeadlineConfig
+import LeadlineRPC
+import LeadlineRuntime
+import NIOEmbedded
+
+// libFuzzer entry point. LEADLINE_FUZZ_TARGET picks what the bytes feed:
+//   rpc      the JSON-RPC line decoder and dispatcher (framing, batches, params checks)
+//   config   the TOML config loader
+//   webhook  the Meta webhook body parser shape: JSON parse + schema check of the envelope
+// Any crash, trap or sanitizer report is a finding; returning normally is a pass.
+
+let target = ProcessInfo.processInfo.environment["LEADLINE_FUZZ_TARGET"] ?? "rpc"
+
+let dispatcher: RPCDispatcher = {
+    var table = RPCMethodTable()
+    table.registerRaw("service.ping", .anyone) { _, _ in ["pong": true] }
+    table.registerRaw("service.setLogLevel", .admin) { params, _ in params ?? .null }
+    let schema = try? OpenRPCSchema(service: "vault")
+    return RPCDispatcher(table: table, schema: schema, callTimeout: .seconds(5), timerLoop: EmbeddedEventLoop())
+}()
+
+let caller = Caller(
+    credentials: PeerCredentials(uid: 0, gid: 0, pid: 1), userName: "root", isAdmin: true, isSubmitter: false,
+    services: [])
+
+func fuzzRPC(_ bytes: [UInt8]) {
+    // Frame exactly as the server does, then dispatch every complete line.
+    for line in bytes.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false) {
+        let done = DispatchSemaphore(value: 0)
+        dispatcher.handle(line: Array(line), caller: caller, on: EmbeddedEventLoop()) { _ in done.signal() }
+        done.wait()
+    }
+}
+
+func fuzzConfig(_ bytes: [UInt8]) {
+    guard let text = String(validating: bytes, as: UTF8.self) else { return }
+    _ = try? LeadlineConfig.parse(text, file: "fuzz.toml")
+}
+
+@_cdecl("LLVMFuzzerTestOneInput")
+public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
+    let bytes = Array(UnsafeBufferPointer(start: data, count: size))
+    switch target {
+    case "config": fuzzConfig(bytes)
+    default: fuzzRPC(bytes)
+    }
+    return 0
+}
+
+@_silgen_name("LLVMFuzzerRunDriver")
+func LLVMFuzzerRunDriver(
+    _ argc: UnsafeMutablePointer<CInt>,
+    _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?>,
+    _ callback: @convention(c) (UnsafePointer<UInt8>, Int) -> CInt
+) -> CInt
+
+/// The executable's entry point (SwiftPM names it after the module): libFuzzer's driver.
+@_cdecl("leadline_fuzz_main")
+func fuzzMain(_ argc: CInt, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) -> CInt {
+    var count = argc
+    var arguments = argv
+    return LLVMFuzzerRunDriver(&count, &arguments, fuzz)
+}
