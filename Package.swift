@@ -109,7 +109,9 @@ let package = Package(
         .testTarget(name: "IntegrationTests", dependencies: ["LeadlineRPC", "LeadlineTestSupport"]),
         .testTarget(name: "VaultTests", dependencies: ["VaultCore", "LeadlineTestSupport"]),
         .testTarget(name: "AuditTests", dependencies: ["AuditCore", "LeadlineTestSupport"]),
-        .testTarget(name: "IngestTests", dependencies: ["IngestCore", "LeadlineTestDoubles", "LeadlineTestSupport"]),
+        .testTarget(
+            name: "IngestTests",
+            dependencies: ["IngestCore", "LeadlineRPC", "LeadlineHTTP", "LeadlineTestDoubles", "LeadlineTestSupport"]),
         .testTarget(
             name: "RouterTests",
             dependencies: [

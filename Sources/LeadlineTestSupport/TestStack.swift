@@ -108,12 +108,21 @@ public final class TestStack: @unchecked Sendable {
         for (key, value) in variables.sorted(by: { $0.key < $1.key }) { arguments += ["-E", "\(key)=\(value)"] }
         arguments.append("\(TestStack.binDirectory)/leadline-\(service)")
 
+        let logOffset = log(service).utf8.count
         let process = try ChildProcess(
             path: activator, arguments: arguments, environment: [:], logPath: logPath(service))
         lock.withLock { processes[service] = process }
         // The file appears at bind(), a moment before listen(): wait for the listening state so the
         // first connect is not refused, without connecting (which would start the daemon early).
         try waitFor(timeout: 10) { TestStack.isListening(self.socketPath(service)) }
+        if webhook {
+            // The activator binds the TCP port after the rpc path: wait for its "Listening on" line,
+            // counted from this start so a restart after a crash waits for the new bind.
+            let listener = "Listening on 127.0.0.1:\(try webhookPortReserved()) "
+            try waitFor(timeout: 10) {
+                String(decoding: self.log(service).utf8.dropFirst(logOffset), as: UTF8.self).contains(listener)
+            }
+        }
         return process
     }
 

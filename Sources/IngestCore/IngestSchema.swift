@@ -1,0 +1,56 @@
+import GRDB
+import LeadlineStorage
+
+/// ingest's tables. The inbox holds ids only (what Meta's webhook said); personal data lives in
+/// `leads` alone, so erasure has exactly one place to remove it from.
+enum IngestSchema {
+    static let migrations: [Storage.Migration] = [
+        Storage.Migration("ingest-v1") { db in
+            try db.execute(
+                sql: """
+                    CREATE TABLE inbox (
+                        leadgen_id TEXT PRIMARY KEY,
+                        lead_id TEXT NOT NULL UNIQUE,
+                        page_id TEXT NOT NULL,
+                        form_id TEXT,
+                        ad_id TEXT,
+                        adgroup_id TEXT,
+                        created_time INTEGER,
+                        received_at TEXT NOT NULL,
+                        -- received: waiting for the Graph API; ready: lead stored, not yet handed off;
+                        -- handedOff; failed: Graph says it does not exist; erased.
+                        state TEXT NOT NULL,
+                        attempts INTEGER NOT NULL DEFAULT 0,
+                        next_attempt_at REAL NOT NULL DEFAULT 0
+                    );
+                    CREATE INDEX inbox_due ON inbox(state, next_attempt_at);
+                    CREATE TABLE leads (
+                        id TEXT PRIMARY KEY,
+                        form_id TEXT,
+                        received_at TEXT NOT NULL,
+                        email TEXT,
+                        phone TEXT,
+                        body TEXT NOT NULL,
+                        handed_off INTEGER NOT NULL DEFAULT 0,
+                        handoff_attempts INTEGER NOT NULL DEFAULT 0,
+                        next_handoff_at REAL NOT NULL DEFAULT 0
+                    );
+                    CREATE INDEX leads_newest ON leads(received_at, id);
+                    CREATE INDEX leads_form ON leads(form_id, received_at, id);
+                    CREATE INDEX leads_email ON leads(email);
+                    CREATE INDEX leads_phone ON leads(phone);
+                    CREATE INDEX leads_pending ON leads(handed_off, next_handoff_at);
+                    CREATE TABLE idempotency_keys (key TEXT PRIMARY KEY, lead_id TEXT NOT NULL);
+                    CREATE TABLE forms (form_id TEXT PRIMARY KEY, page_id TEXT NOT NULL, last_created_time INTEGER);
+                    CREATE TABLE pages_needing_attention (
+                        page_id TEXT PRIMARY KEY,
+                        reason TEXT NOT NULL,
+                        since TEXT NOT NULL,
+                        -- the vault version of the refused token: a newer one releases the page
+                        token_version INTEGER
+                    );
+                    CREATE TABLE ingest_state (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+                    """)
+        }
+    ]
+}

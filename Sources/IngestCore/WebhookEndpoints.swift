@@ -1,0 +1,187 @@
+import Crypto
+import Foundation
+import LeadlineConfig
+import LeadlineRPC
+import LeadlineRuntime
+import Logging
+import NIOConcurrencyHelpers
+
+/// One complete HTTP request as the webhook server hands it over.
+struct WebhookRequest: Sendable {
+    var method: String
+    var path: String
+    var query: [String: String]
+    var headers: [(name: String, value: String)]
+    var body: [UInt8]
+
+    func header(_ name: String) -> String? {
+        headers.last { $0.name.caseInsensitiveCompare(name) == .orderedSame }?.value
+    }
+}
+
+struct WebhookResponse: Sendable, Equatable {
+    var status: Int
+    var body: String
+    var contentType = "text/plain; charset=utf-8"
+
+    static func text(_ status: Int, _ body: String) -> WebhookResponse {
+        WebhookResponse(status: status, body: body + "\n")
+    }
+}
+
+/// What the webhook endpoints mean, free of HTTP plumbing: Meta's subscription handshake,
+/// signed lead notifications stored durably before the 200, and the health check.
+final class WebhookEndpoints: Sendable {
+    private let store: IngestStore
+    private let secrets: any SecretSource
+    private let meta: LeadlineConfig.Meta
+    private let logger: Logger
+    private let retrievalWakeup: Wakeup
+    /// A bad signature may be a rotated app secret: re-read it, but not more than once per
+    /// interval, so forged requests cannot turn into a flood of vault calls.
+    private let lastForcedRefresh = NIOLockedValueBox<ContinuousClock.Instant?>(nil)
+    private let rejections = RejectionAuditor()
+
+    init(
+        store: IngestStore, secrets: any SecretSource, meta: LeadlineConfig.Meta, logger: Logger,
+        retrievalWakeup: Wakeup
+    ) {
+        self.store = store
+        self.secrets = secrets
+        self.meta = meta
+        self.logger = logger
+        self.retrievalWakeup = retrievalWakeup
+    }
+
+    func handle(_ request: WebhookRequest) async -> WebhookResponse {
+        switch (request.method, request.path) {
+        case ("GET", "/webhooks/meta"): return await verifySubscription(request)
+        case ("POST", "/webhooks/meta"): return await receiveNotification(request)
+        case ("GET", "/healthz"):
+            return await store.checkWritable() ? .text(200, "ok") : .text(503, "storage is not writable")
+        case (_, "/webhooks/meta"), (_, "/healthz"): return .text(405, "method not allowed")
+        default: return .text(404, "not found")
+        }
+    }
+
+    /// GET /webhooks/meta?hub.mode=subscribe&hub.verify_token=T&hub.challenge=C
+    private func verifySubscription(_ request: WebhookRequest) async -> WebhookResponse {
+        guard request.query["hub.mode"] == "subscribe", let offered = request.query["hub.verify_token"],
+            let challenge = request.query["hub.challenge"], !challenge.isEmpty, challenge.utf8.count <= 1024
+        else { return .text(403, "forbidden") }
+        let expected: Secret
+        do {
+            expected = try await secrets.secret(named: meta.verifyToken, fresh: false)
+        } catch .unavailable {
+            return .text(503, "the vault is unavailable; try again")
+        } catch {
+            logger.warning(
+                "webhook verification refused: no readable verify token in the vault",
+                metadata: ["secret": "\(meta.verifyToken)"])
+            return .text(403, "forbidden")
+        }
+        guard Self.constantTimeEquals(offered, expected.value) else {
+            logger.warning("webhook verification refused: wrong verify token")
+            return .text(403, "forbidden")
+        }
+        logger.notice("webhook subscription verified")
+        return WebhookResponse(status: 200, body: challenge)
+    }
+
+    /// POST /webhooks/meta: signature, JSON, then every leadgen change in one shared commit.
+    private func receiveNotification(_ request: WebhookRequest) async -> WebhookResponse {
+        let signature = request.header("X-Hub-Signature-256")
+        var appSecret: Secret
+        do {
+            appSecret = try await secrets.secret(named: meta.appSecret, fresh: false)
+        } catch .unavailable {
+            return .text(503, "the vault is unavailable; try again")
+        } catch {
+            // Meta retries for 36 hours: storing the app secret then loses nothing.
+            logger.error(
+                "webhook refused: the app secret is not in the vault or not readable by ingest",
+                metadata: ["secret": "\(meta.appSecret)"])
+            return .text(503, "not configured")
+        }
+        var valid = WebhookSignature.isValid(header: signature, body: request.body, appSecret: appSecret.value)
+        if !valid, signature != nil, mayForceRefresh(),
+            let fresh = try? await secrets.secret(named: meta.appSecret, fresh: true),
+            fresh != appSecret
+        {
+            appSecret = fresh
+            valid = WebhookSignature.isValid(header: signature, body: request.body, appSecret: appSecret.value)
+        }
+        guard valid else {
+            let reason = signature == nil ? "missing-signature" : "bad-signature"
+            if let event = rejections.event(reason: reason) {
+                logger.warning(
+                    "webhook refused",
+                    metadata: [
+                        "reason": "\(reason)",
+                        "foldedSincePrevious": "\(event.details?["suppressedSincePrevious"] ?? 0)",
+                    ])
+                await store.spool.record(event)
+            }
+            return .text(403, "forbidden")
+        }
+        let payload: WebhookPayload
+        do {
+            payload = try WebhookPayload.parse(request.body)
+        } catch {
+            return .text(400, "the body is not a JSON object")
+        }
+        if payload.skipped > 0 {
+            logger.debug("skipped changes that are not leadgen", metadata: ["count": "\(payload.skipped)"])
+        }
+        do {
+            let inserted = try await store.storeWebhookChanges(payload.changes, receivedAt: Timestamp.now())
+            logger.debug("webhook stored", metadata: ["changes": "\(payload.changes.count)", "new": "\(inserted)"])
+        } catch {
+            logger.error("cannot store webhook changes", metadata: ["error": "\(type(of: error))"])
+            return .text(500, "storage failure")
+        }
+        if !payload.changes.isEmpty { retrievalWakeup.signal() }
+        return .text(200, "ok")
+    }
+
+    private func mayForceRefresh() -> Bool {
+        let now = ContinuousClock.now
+        return lastForcedRefresh.withLockedValue { last in
+            if let last, now - last < .seconds(10) { return false }
+            last = now
+            return true
+        }
+    }
+
+    /// Compares digests, so neither the length nor the content of the secret leaks through timing.
+    static func constantTimeEquals(_ a: String, _ b: String) -> Bool {
+        let left = Array(SHA256.hash(data: Data(a.utf8)))
+        let right = Array(SHA256.hash(data: Data(b.utf8)))
+        var difference: UInt8 = 0
+        for index in 0..<left.count { difference |= left[index] ^ right[index] }
+        return difference == 0
+    }
+}
+
+/// Audit events for refused webhooks, at most one per reason every 10 s with the count of the
+/// ones folded into it: a forger cannot fill the audit log, an operator still sees every attempt.
+final class RejectionAuditor: Sendable {
+    private let state = NIOLockedValueBox<[String: (last: ContinuousClock.Instant, suppressed: Int)]>([:])
+
+    func event(reason: String) -> AuditEvent? {
+        let now = ContinuousClock.now
+        let suppressed = state.withLockedValue { state -> Int? in
+            if let entry = state[reason], now - entry.last < .seconds(10) {
+                state[reason] = (entry.last, entry.suppressed + 1)
+                return nil
+            }
+            let folded = state[reason]?.suppressed ?? 0
+            state[reason] = (now, 0)
+            return folded
+        }
+        guard let suppressed else { return nil }
+        return AuditEvent(
+            action: "ingest.webhookRejected", subject: "webhook/meta", outcome: "denied",
+            details: ["reason": .string(reason), "suppressedSincePrevious": .int(Int64(suppressed))])
+    }
+}
