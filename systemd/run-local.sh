@@ -62,7 +62,7 @@ cleanup() {
 }
 trap cleanup INT TERM EXIT
 
-"$BIN_DIR/leadline-doubles" --graph-port "$GRAPH_PORT" --hubspot-port "$HUBSPOT_PORT" >>"$DEV/logs/doubles.log" 2>&1 &
+"$BIN_DIR/leadline-doubles" --graph-port "$GRAPH_PORT" --graph-any-lead --hubspot-port "$HUBSPOT_PORT" >>"$DEV/logs/doubles.log" 2>&1 &
 pids+=($!)
 
 activate() {

@@ -55,13 +55,18 @@ public final class GraphAPIDouble: Sendable {
     private let formPages: [Data]
     private let longLivedToken: Data
     private let serverBox = NIOLockedValueBox<HTTPTestServer?>(nil)
+    /// `make run`'s double answers any leadgen id with a synthetic lead, so `leadctl test-lead`
+    /// (which sends a fresh id each time) travels end to end. Tests keep it off.
+    private let synthesizeUnknownLeads: Bool
 
     /// - appSecret: when set, every call must carry a matching appsecret_proof.
     /// - validTokens: when set, other access tokens get error 190; nil accepts any token.
     public init(
         port: Int = 0, appSecret: String? = nil, validTokens: Set<String>? = nil,
-        pages: [Page] = [Page(id: "153125381133", name: "Leadline Test Page", accessToken: "EAAB-test-page-token")]
+        pages: [Page] = [Page(id: "153125381133", name: "Leadline Test Page", accessToken: "EAAB-test-page-token")],
+        synthesizeUnknownLeads: Bool = false
     ) async throws {
+        self.synthesizeUnknownLeads = synthesizeUnknownLeads
         self.appSecret = appSecret
         self.pages = pages
         var errors: [String: (Int, Data)] = [:]
@@ -113,6 +118,14 @@ public final class GraphAPIDouble: Sendable {
             if state.leads[id] == nil { state.leadOrder.append(id) }
             state.leads[id] = json
         }
+    }
+
+    static func graphTimestamp(_ date: Date) -> String {
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.timeZone = TimeZone(identifier: "UTC")
+        formatter.dateFormat = "yyyy-MM-dd'T'HH:mm:ssZ"
+        return formatter.string(from: date)
     }
 
     /// A plain Facebook lead with an email and a name, for bulk tests.
@@ -233,6 +246,9 @@ public final class GraphAPIDouble: Sendable {
     }
 
     private func leadObject(_ id: String, fields: String?) -> CannedResponse {
+        if synthesizeUnknownLeads, state.withLockedValue({ $0.leads[id] == nil }), id.allSatisfy(\.isNumber) {
+            try? addSyntheticLead(id: id, createdTime: Self.graphTimestamp(Date()))
+        }
         guard let data = state.withLockedValue({ $0.leads[id] }),
             let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any]
         else {

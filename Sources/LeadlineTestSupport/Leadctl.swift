@@ -6,6 +6,12 @@ public struct LeadctlRun: Sendable {
     public var stdout: String
     public var stderr: String
 
+    public init(exitCode: Int32?, stdout: String, stderr: String) {
+        self.exitCode = exitCode
+        self.stdout = stdout
+        self.stderr = stderr
+    }
+
     public var json: Any? { try? JSONSerialization.jsonObject(with: Data(stdout.utf8)) }
 }
 

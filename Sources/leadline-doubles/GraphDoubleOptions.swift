@@ -8,7 +8,8 @@ enum GraphDoubleOptions {
     static func start(arguments: [String]) async throws -> GraphAPIDouble? {
         guard let port = try CRMDoubleOptions.port("--graph-port", in: arguments) else { return nil }
         let double = try await GraphAPIDouble(
-            port: port, appSecret: CRMDoubleOptions.value("--graph-app-secret", in: arguments))
+            port: port, appSecret: CRMDoubleOptions.value("--graph-app-secret", in: arguments),
+            synthesizeUnknownLeads: arguments.contains("--graph-any-lead"))
         announce("graph api double on \(double.baseURL)")
         return double
     }
