@@ -53,11 +53,14 @@ reconcile_interval_seconds = 0
 TOML
 
 pids=()
+REAL_BIN_DIR=$(readlink -f "$BIN_DIR")
 cleanup() {
   trap - INT TERM EXIT
   echo; echo "stopping Leadline..."
+  # The restart loops first (so nothing comes back), then the daemons they exec'd, as systemctl stop would.
   for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-  pkill -TERM -f "$BIN_DIR/leadline-(vault|ingest|router|audit)" 2>/dev/null || true
+  pkill -TERM -f "^$REAL_BIN_DIR/leadline-(vault|ingest|router|audit|doubles)" 2>/dev/null || true
+  pkill -TERM -f "^systemd-socket-activate -l $DEV/run/" 2>/dev/null || true
   wait 2>/dev/null || true
 }
 trap cleanup INT TERM EXIT
