@@ -82,8 +82,8 @@ run: build
 
 bench: deps
 	$(SWIFT) build -c release
-	BIN_DIR="$$($(SWIFT) build -c release --show-bin-path)" $$($(SWIFT) build -c release --show-bin-path)/leadline-bench \
-		--report BENCHMARKS.md
+	rel="$$($(SWIFT) build -c release --show-bin-path)"; \
+		LEADLINE_BIN_DIR="$$rel" LEADLINE_FIXTURES=$(SHARED)/fixtures "$$rel/leadline-bench" --report BENCHMARKS.md
 
 install:
 	$(SWIFT) build -c release

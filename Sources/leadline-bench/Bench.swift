@@ -15,7 +15,7 @@ struct Bench: AsyncParsableCommand {
     @Option(help: "Write the report (Markdown) to this file as well as stdout.")
     var report: String?
 
-    @Option(help: "Only these sections (comma separated): rpc, storage, vault-audit, daemons, delivery.")
+    @Option(help: "Only these sections (comma separated): rpc, storage, webhook, vault-audit, daemons, delivery.")
     var only: String?
 
     func run() async throws {
@@ -24,6 +24,7 @@ struct Bench: AsyncParsableCommand {
         func wanted(_ name: String) -> Bool { sections?.contains(name) ?? true }
         if wanted("rpc") { try await RPCBench(seconds: seconds).run(into: &table) }
         if wanted("storage") { try await StorageBench().run(into: &table) }
+        if wanted("webhook") { try await WebhookBench(seconds: seconds).run(into: &table) }
         if wanted("vault-audit") { try await VaultAuditBench(seconds: seconds).run(into: &table) }
         if wanted("daemons") { try await DaemonFootprintBench().run(into: &table) }
         if wanted("delivery") { try await DeliveryBench(seconds: seconds).run(into: &table) }

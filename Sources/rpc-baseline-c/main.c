@@ -9,6 +9,11 @@
  *                                         (or REQUEST, one JSON-RPC line without its newline);
  *                                         prints {"calls":N,"seconds":S,"p50_us":..,"p99_us":..}
  *
+ *   rpc-baseline-c http-client HOST PORT CONNECTIONS SECONDS REQUESTS_FILE
+ *                                         keep-alive HTTP/1.1 load: each connection sends the raw
+ *                                         requests of REQUESTS_FILE ("<length>\n<bytes>" records)
+ *                                         in turn, one at a time, and counts 200 answers
+ *
  * The same client drives both the C server and the Swift daemons, so the ratio between the two
  * runs is the cost of the daemon, not of the load generator.
  */
@@ -20,6 +25,9 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <arpa/inet.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -161,7 +169,134 @@ static int run_client(const char *path, int clients, double seconds) {
     return total > 0 ? 0 : 1;
 }
 
+/* ---- HTTP load for the webhook benchmark ---- */
+
+static char **http_requests;
+static size_t *http_lengths;
+static long http_count;
+static long http_next;
+static long http_not_ok;
+static const char *http_host;
+static int http_port;
+
+struct http_worker {
+    double seconds;
+    double *latencies;
+    long count, capacity;
+};
+
+static int connect_tcp(void) {
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = htons(http_port)};
+    inet_pton(AF_INET, http_host, &addr.sin_addr);
+    if (connect(fd, (struct sockaddr *)&addr, sizeof(addr)) != 0) {
+        perror("connect");
+        exit(1);
+    }
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    return fd;
+}
+
+/* Reads one response (headers + Content-Length body); returns its status or -1. */
+static int read_response(int fd, char *buf, int cap) {
+    int used = 0;
+    for (;;) {
+        int n = read(fd, buf + used, cap - 1 - used);
+        if (n <= 0) return -1;
+        used += n;
+        buf[used] = 0;
+        char *end = strstr(buf, "\r\n\r\n");
+        if (!end) continue;
+        char *length = strcasestr(buf, "content-length:");
+        int body = length ? atoi(length + 15) : 0;
+        int total = (int)(end - buf) + 4 + body;
+        while (used < total) {
+            n = read(fd, buf + used, cap - 1 - used);
+            if (n <= 0) return -1;
+            used += n;
+        }
+        return atoi(buf + 9);
+    }
+}
+
+static void *http_worker_run(void *arg) {
+    struct http_worker *w = arg;
+    int fd = connect_tcp();
+    char buf[65536];
+    double end = now_us() + w->seconds * 1e6;
+    while (now_us() < end) {
+        long index = __atomic_fetch_add(&http_next, 1, __ATOMIC_RELAXED) % http_count;
+        double start = now_us();
+        if (write(fd, http_requests[index], http_lengths[index]) < 0) break;
+        int status = read_response(fd, buf, sizeof(buf));
+        if (status < 0) {
+            close(fd);
+            fd = connect_tcp();
+            continue;
+        }
+        if (status != 200) __atomic_add_fetch(&http_not_ok, 1, __ATOMIC_RELAXED);
+        if (w->count == w->capacity) {
+            w->capacity *= 2;
+            w->latencies = realloc(w->latencies, w->capacity * sizeof(double));
+        }
+        w->latencies[w->count++] = now_us() - start;
+    }
+    close(fd);
+    return NULL;
+}
+
+static int run_http(const char *host, int port, int connections, double seconds, const char *file) {
+    FILE *f = fopen(file, "rb");
+    if (!f) {
+        perror("requests file");
+        return 1;
+    }
+    long capacity = 1024;
+    http_requests = malloc(capacity * sizeof(char *));
+    http_lengths = malloc(capacity * sizeof(size_t));
+    size_t length;
+    while (fscanf(f, "%zu\n", &length) == 1) {
+        if (http_count == capacity) {
+            capacity *= 2;
+            http_requests = realloc(http_requests, capacity * sizeof(char *));
+            http_lengths = realloc(http_lengths, capacity * sizeof(size_t));
+        }
+        http_requests[http_count] = malloc(length);
+        if (fread(http_requests[http_count], 1, length, f) != length) break;
+        http_lengths[http_count++] = length;
+    }
+    fclose(f);
+    http_host = host;
+    http_port = port;
+    pthread_t threads[connections];
+    struct http_worker workers[connections];
+    double started = now_us();
+    for (int i = 0; i < connections; i++) {
+        workers[i] = (struct http_worker){seconds, malloc(65536 * sizeof(double)), 0, 65536};
+        pthread_create(&threads[i], NULL, http_worker_run, &workers[i]);
+    }
+    long total = 0;
+    for (int i = 0; i < connections; i++) {
+        pthread_join(threads[i], NULL);
+        total += workers[i].count;
+    }
+    double elapsed = (now_us() - started) / 1e6;
+    double *all = malloc((total ? total : 1) * sizeof(double));
+    long k = 0;
+    for (int i = 0; i < connections; i++) {
+        memcpy(all + k, workers[i].latencies, workers[i].count * sizeof(double));
+        k += workers[i].count;
+    }
+    qsort(all, total, sizeof(double), compare);
+    printf("{\"calls\":%ld,\"errors\":%ld,\"seconds\":%.3f,\"p50_us\":%.1f,\"p99_us\":%.1f}\n", total, http_not_ok,
+           elapsed, total ? all[total / 2] : 0, total ? all[(long)(total * 0.99)] : 0);
+    return total > 0 ? 0 : 1;
+}
+
 int main(int argc, char **argv) {
+    if (argc == 7 && strcmp(argv[1], "http-client") == 0)
+        return run_http(argv[2], atoi(argv[3]), atoi(argv[4]), atof(argv[5]), argv[6]);
     if (argc == 3 && strcmp(argv[1], "server") == 0) return run_server(argv[2]);
     if ((argc == 5 || argc == 6) && strcmp(argv[1], "client") == 0) {
         if (argc == 6) {

@@ -1,0 +1,100 @@
+import Crypto
+import Foundation
+import LeadlineRPC
+import LeadlineTestDoubles
+import LeadlineTestSupport
+
+/// Durable webhook acknowledgements: signed one-change POSTs over keep-alive connections to
+/// the real ingest daemon, beside raw SQLite commits of the same size measured in this run.
+struct WebhookBench {
+    let seconds: Double
+
+    func run(into table: inout BenchTable) async throws {
+        FileHandle.standardError.write(Data("webhook: durable acks vs raw SQLite\n".utf8))
+        let graph = try await GraphAPIDouble(synthesizeUnknownLeads: true)
+        let stack = try TestStack(
+            extraConfig: "[meta]\ngraph_base_url = \"\(graph.baseURL)\"\n[ingest]\nreconcile_interval_seconds = 0\n")
+        defer { stack.removeFiles() }
+        let quiet = ["LEADLINE_CHECK_RESULTS": "0"]
+        try stack.start("vault", extraEnvironment: quiet)
+        try stack.start("ingest", webhook: true, extraEnvironment: quiet)
+        let vault = RPCClient(socketPath: stack.socketPath("vault"))
+        let secret = "bench-app-secret"
+        _ = try await vault.call(
+            "vault.putSecret", params: ["name": "meta/app-secret", "value": .string(secret), "readers": ["ingest"]])
+        _ = try await vault.call(
+            "vault.putSecret",
+            params: ["name": "meta/page/153125381133", "value": "EAAB-test-page-token", "readers": ["ingest"]])
+        await vault.close()
+
+        let port = try stack.webhookPortReserved()
+        let requests = stack.root + "/requests.bin"
+        try writeRequests(to: requests, count: 40_000, secret: secret, port: port)
+        let single = try load(port: port, connections: 1, file: requests)
+        let many = try load(port: port, connections: 32, file: requests)
+        guard single.errors == 0, many.errors == 0 else {
+            throw TestStackError("the webhook answered \(single.errors + many.errors) non-200 responses")
+        }
+        let rawOne = try StorageBench.rawSQLite(
+            path: stack.root + "/raw1.sqlite", rows: 2000, perCommit: 1, rowBytes: 300)
+        table.add(
+            ratioRow(
+                "webhook acks/s, 32 connections, vs raw SQLite 1 fsync'd commit per request", many.perSecond, rawOne,
+                "/s", target: 1.5, lowerIsBetter: false))
+        table.add(
+            BenchRow(
+                name: "webhook acks/s, 32 connections", value: format(many.perSecond, " /s"), baseline: "-", ratio: "-",
+                target: ">= 10000 /s", met: many.perSecond >= 10_000))
+        table.add(
+            BenchRow(
+                name: "webhook ack p50 / p99, 32 connections",
+                value: "\(format(many.p50_us / 1000, "", digits: 2)) / \(format(many.p99_us / 1000, " ms", digits: 2))",
+                baseline: "-", ratio: "-", target: "-", met: nil))
+        table.add(
+            ratioRow(
+                "webhook acks/s, 1 connection, vs raw SQLite 1 commit per request", single.perSecond, rawOne, "/s",
+                target: nil, lowerIsBetter: false))
+        table.add(
+            BenchRow(
+                name: "webhook ack p99, 1 connection", value: format(single.p99_us / 1000, " ms", digits: 2),
+                baseline: "-", ratio: "-", target: "< 10 ms", met: single.p99_us < 10_000))
+        try stack.stop("ingest")
+        try stack.stop("vault")
+        await graph.shutdown()
+    }
+
+    private func load(port: Int, connections: Int, file: String) throws -> RPCBench.Result {
+        let output = "\(NSTemporaryDirectory())webhook-bench-\(UUID().uuidString).json"
+        let child = try ChildProcess(
+            path: "\(TestStack.binDirectory)/rpc-baseline-c",
+            arguments: ["http-client", "127.0.0.1", "\(port)", "\(connections)", "\(seconds)", file], logPath: output)
+        try child.waitForExit(timeout: seconds + 60)
+        let text = try String(contentsOfFile: output, encoding: .utf8)
+        try? FileManager.default.removeItem(atPath: output)
+        guard let line = text.split(separator: "\n").last(where: { $0.hasPrefix("{") }) else {
+            throw TestStackError("the HTTP load generator printed no result: \(text)")
+        }
+        return try JSONDecoder().decode(RPCBench.Result.self, from: Data(line.utf8))
+    }
+
+    /// Raw HTTP/1.1 requests, each a distinct leadgen id, signed as Meta signs them.
+    private func writeRequests(to path: String, count: Int, secret: String, port: Int) throws {
+        let key = SymmetricKey(data: Data(secret.utf8))
+        var out = Data()
+        let base: UInt64 = 700_000_000_000_000
+        for index in 0..<count {
+            let body = Data(
+                #"{"object":"page","entry":[{"id":"153125381133","time":1764583200,"changes":[{"field":"leadgen","value":{"leadgen_id":"\#(base + UInt64(index))","page_id":"153125381133","form_id":"555555555555","created_time":1764583200}}]}]}"#
+                    .utf8)
+            let signature = HMAC<SHA256>.authenticationCode(for: body, using: key).map { String(format: "%02x", $0) }
+                .joined()
+            var request = Data(
+                "POST /webhooks/meta HTTP/1.1\r\nHost: 127.0.0.1:\(port)\r\nContent-Type: application/json\r\nX-Hub-Signature-256: sha256=\(signature)\r\nContent-Length: \(body.count)\r\n\r\n"
+                    .utf8)
+            request.append(body)
+            out.append(Data("\(request.count)\n".utf8))
+            out.append(request)
+        }
+        try out.write(to: URL(fileURLWithPath: path))
+    }
+}
