@@ -106,7 +106,8 @@ let package = Package(
                 "LeadlineRuntime", "LeadlineStorage", "LeadlineHTTP", "LeadlineConfig", "LeadlineSystemd",
                 "LeadlineTestDoubles", "LeadlineTestSupport",
             ]),
-        .testTarget(name: "IntegrationTests", dependencies: ["LeadlineRPC", "LeadlineTestSupport"]),
+        .testTarget(
+            name: "IntegrationTests", dependencies: ["LeadlineRPC", "LeadlineTestSupport", "LeadlineTestDoubles"]),
         .testTarget(name: "VaultTests", dependencies: ["VaultCore", "LeadlineTestSupport"]),
         .testTarget(name: "AuditTests", dependencies: ["AuditCore", "LeadlineTestSupport"]),
         .testTarget(

@@ -44,6 +44,7 @@ public final class GraphAPIDouble: Sendable {
         var persistentFailure: Failure?
         var validTokens: Set<String>?
         var subscriptions: [String: [String]] = [:]
+        var revokedTokens: Set<String> = []
     }
 
     public static let fixtureForm = "555555555555"
@@ -159,6 +160,9 @@ public final class GraphAPIDouble: Sendable {
         state.withLockedValue { $0.validTokens = tokens }
     }
 
+    /// Tokens revoked with DELETE /me/permissions.
+    public var revokedTokens: Set<String> { state.withLockedValue { $0.revokedTokens } }
+
     /// Page id -> subscribed fields, as POST/DELETE /{page-id}/subscribed_apps left them.
     public var subscriptions: [String: [String]] { state.withLockedValue { $0.subscriptions } }
 
@@ -190,6 +194,10 @@ public final class GraphAPIDouble: Sendable {
         let parts = path.split(separator: "/").map(String.init)
         switch (request.method, parts.count, parts.last) {
         case ("GET", 2, "accounts") where parts[0] == "me": return accounts()
+        case ("DELETE", 2, "permissions") where parts[0] == "me":
+            // Revokes the app's access for the token's user, as Meta does on disconnect.
+            state.withLockedValue { $0.revokedTokens.insert(token) }
+            return ok(Data("{\"success\":true}".utf8))
         case ("GET", 2, "leads"): return formLeads(formID: parts[0], request: request)
         case (_, 2, "subscribed_apps"): return subscribedApps(pageID: parts[0], request: request)
         case ("GET", 1, _): return leadObject(parts[0], fields: request.query["fields"])
