@@ -17,15 +17,20 @@ public enum AuditDaemon {
         AuditHandlers.register(into: &table, ledger: ledger)
 
         let logger = context.logger
-        let checkpoints = BackgroundLoop(
-            name: "audit-checkpoint", interval: .seconds(Int64(context.config.audit.checkpointEverySeconds)),
-            logger: logger
-        ) {
+        let checkpointIfBehind: @Sendable () async -> Void = {
             do {
                 try await ledger.checkpointIfBehind()
             } catch {
                 logger.error("cannot sign a checkpoint", metadata: ["error": "\(type(of: error))"])
             }
+        }
+        // The start-up pass runs before serving: run from the loop, it raced the first appends.
+        await checkpointIfBehind()
+        let checkpoints = BackgroundLoop(
+            name: "audit-checkpoint", interval: .seconds(Int64(context.config.audit.checkpointEverySeconds)),
+            logger: logger, runAtStart: false
+        ) {
+            await checkpointIfBehind()
             return false
         }
         let auditDays = context.config.retention.auditDays
