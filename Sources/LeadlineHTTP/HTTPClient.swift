@@ -84,6 +84,10 @@ final class EasyHandle: @unchecked Sendable {
         leadline_curl_setopt_long(curl, CURLOPT_SSL_VERIFYPEER, 1)
         leadline_curl_setopt_long(curl, CURLOPT_SSL_VERIFYHOST, 2)
         leadline_curl_setopt_long(curl, CURLOPT_FOLLOWLOCATION, 0)
+        if !request.idempotent {
+            leadline_curl_setopt_long(curl, CURLOPT_FRESH_CONNECT, 1)
+            leadline_curl_setopt_long(curl, CURLOPT_FORBID_REUSE, 1)
+        }
         leadline_curl_setopt_long(curl, CURLOPT_CONNECTTIMEOUT_MS, configuration.connectTimeout.milliseconds)
         leadline_curl_setopt_long(
             curl, CURLOPT_TIMEOUT_MS, (request.timeout ?? configuration.totalTimeout).milliseconds)

@@ -7,11 +7,17 @@ public struct HTTPRequest: Sendable {
     public var body: Data?
     /// Overrides the client's total timeout for this request.
     public var timeout: Duration?
+    /// Whether sending the request twice is harmless (GET, upserts, requests carrying an
+    /// idempotency key). libcurl silently re-sends a request whose reused connection died before
+    /// any answer, even a POST the server already applied; a request that is not idempotent
+    /// therefore always gets a fresh connection, where libcurl never re-sends.
+    public var idempotent: Bool
 
     public init(
         method: String = "GET", url: String, headers: [(name: String, value: String)] = [], body: Data? = nil,
-        timeout: Duration? = nil
+        timeout: Duration? = nil, idempotent: Bool? = nil
     ) {
+        self.idempotent = idempotent ?? ["GET", "HEAD", "PUT", "DELETE", "OPTIONS"].contains(method)
         self.method = method
         self.url = url
         self.headers = headers

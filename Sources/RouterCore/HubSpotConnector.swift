@@ -60,6 +60,7 @@ struct HubSpotConnector: Connector {
         HTTPRequest(
             method: "POST", url: url,
             headers: [("Authorization", "Bearer \(token.token)"), ("Content-Type", "application/json")], body: body,
-            timeout: context.timing.requestTimeout)
+            // An upsert by email, and a create whose repeat is a 409 that adopts the first one.
+            timeout: context.timing.requestTimeout, idempotent: true)
     }
 }

@@ -56,7 +56,7 @@ struct SalesforceConnector: Connector {
             let path = "/services/data/\(version)/sobjects/Lead/\(field)/\(HTTPTarget.escape(job.leadId))"
             return HTTPRequest(
                 method: "PATCH", url: instance.url(path), headers: headers, body: body,
-                timeout: context.timing.requestTimeout)
+                timeout: context.timing.requestTimeout, idempotent: true)
         }
         return HTTPRequest(
             method: "POST", url: instance.url("/services/data/\(version)/sobjects/Lead"), headers: headers,

@@ -39,7 +39,9 @@ struct WebhookConnector: Connector {
         ]
         if test { headers.append(("Leadline-Test", "1")) }
         return try await context.http.send(
-            HTTPRequest(method: "POST", url: url, headers: headers, body: body, timeout: context.timing.requestTimeout))
+            HTTPRequest(
+                method: "POST", url: url, headers: headers, body: body, timeout: context.timing.requestTimeout,
+                idempotent: true))  // the receiver dedups on Idempotency-Key
     }
 
     static func signature(secret: String, timestamp: String, body: Data) -> String {

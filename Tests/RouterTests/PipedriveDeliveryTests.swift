@@ -39,4 +39,29 @@ import Testing
         await pipedrive.shutdown()
         await harness.finish()
     }
+
+    /// A reset after Pipedrive committed the person, on a kept-alive connection: the HTTP client
+    /// must not send the POST again by itself (libcurl replays a request on a reused connection
+    /// that dies before any byte of the answer), or the person is created twice in one attempt.
+    @Test func resetAfterCreateOnReusedConnectionIsNotReplayed() async throws {
+        let harness = try await RouterHarness()
+        let pipedrive = try await PipedriveDouble()
+        try await harness.putSecret("crm/pipedrive", "pipedrive-test-token")
+        try await harness.putDestination(
+            "pd", kind: "pipedrive", baseUrl: pipedrive.baseURL, credential: "crm/pipedrive",
+            options: ["ownerId": 7, "ratePerSecond": 200])
+        try await harness.putRoute("all", destination: "pd", fieldMap: Self.fieldMap)
+        // The search opens the connection and answers (not found); the create on the same
+        // connection is applied, then the connection drops with no answer.
+        pipedrive.faults.add([.slow(.zero), .reset])
+        _ = try await harness.enqueue(RouterHarness.lead("pd", index: 1))
+
+        let settled = try await harness.settled(expected: 1, timeout: 30)
+        #expect(settled.allSatisfy { $0["state"] == "delivered" })
+        #expect(pipedrive.persons.count == 1)
+        #expect(pipedrive.leads.count == 1)
+        #expect(pipedrive.server.requests.filter { $0.method == "POST" && $0.path == "/v1/persons" }.count == 1)
+        await pipedrive.shutdown()
+        await harness.finish()
+    }
 }
