@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import LeadlineRPC
 
 /// Signs checkpoints, the chain head and the retention anchor with the `audit-signing-key`
 /// credential (a raw 32-byte Ed25519 private key), and checks signatures with its public half.

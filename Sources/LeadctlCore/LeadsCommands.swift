@@ -107,8 +107,8 @@ struct TestLeadCommand: AsyncParsableCommand {
             """
             {"object":"page","entry":[{"id":"\(page)","time":\(now),"changes":[{"field":"leadgen","value":{"leadgen_id":"\(leadgenID)","page_id":"\(page)","form_id":"\(form)","ad_id":"6000000000001","adgroup_id":"6000000000002","created_time":\(now)}}]}]}
             """.utf8)
-        let signature = HMAC<SHA256>.authenticationCode(for: body, using: SymmetricKey(data: Data(secret.utf8)))
-            .map { String(format: "%02x", $0) }.joined()
+        let signature = Hex.encode(
+            HMAC<SHA256>.authenticationCode(for: body, using: SymmetricKey(data: Data(secret.utf8))))
         let target = url ?? "http://\(connection.config.ingest.webhookListen)/webhooks/meta"
         let response: HTTPResponse
         do {

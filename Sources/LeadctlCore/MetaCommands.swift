@@ -20,8 +20,8 @@ struct MetaCommand: AsyncParsableCommand {
         }
 
         func proof(_ token: String) -> String {
-            HMAC<SHA256>.authenticationCode(for: Data(token.utf8), using: SymmetricKey(data: Data(appSecret.utf8)))
-                .map { String(format: "%02x", $0) }.joined()
+            Hex.encode(
+                HMAC<SHA256>.authenticationCode(for: Data(token.utf8), using: SymmetricKey(data: Data(appSecret.utf8))))
         }
 
         func call(_ method: String, _ path: String, query: [(String, String)]) async throws -> JSONValue {

@@ -43,7 +43,7 @@ struct Outbox: Sendable {
     /// Stable per (lead, destination): a replayed lead can never get a second delivery.
     static func deliveryID(leadId: String, destinationId: String) -> String {
         let digest = SHA256.hash(data: Data("\(leadId)\n\(destinationId)".utf8))
-        return "dl_" + digest.map { String(format: "%02x", $0) }.joined().prefix(26)
+        return "dl_" + Hex.encode(digest).prefix(26)
     }
 
     static func matches(_ match: RouteMatch, _ lead: JSONValue) -> Bool {

@@ -105,12 +105,47 @@ static int run_server(const char *path) {
     }
 }
 
+static int compare(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Latencies each load thread recorded; merged, sorted and printed as one JSON line. */
+struct latencies {
+    double *values;
+    long count;
+    long capacity;
+};
+
+static void record(struct latencies *l, double value) {
+    if (l->count == l->capacity) {
+        l->capacity = l->capacity ? l->capacity * 2 : 65536;
+        l->values = realloc(l->values, l->capacity * sizeof(double));
+    }
+    l->values[l->count++] = value;
+}
+
+static int report(struct latencies *per_thread, int threads, double elapsed, long errors) {
+    long total = 0;
+    for (int i = 0; i < threads; i++) total += per_thread[i].count;
+    double *all = malloc((total ? total : 1) * sizeof(double));
+    long k = 0;
+    for (int i = 0; i < threads; i++) {
+        memcpy(all + k, per_thread[i].values, per_thread[i].count * sizeof(double));
+        k += per_thread[i].count;
+        free(per_thread[i].values);
+    }
+    qsort(all, total, sizeof(double), compare);
+    printf("{\"calls\":%ld,\"errors\":%ld,\"seconds\":%.3f,\"p50_us\":%.1f,\"p99_us\":%.1f}\n", total, errors,
+           elapsed, total ? all[total / 2] : 0, total ? all[(long)(total * 0.99)] : 0);
+    free(all);
+    return total > 0 ? 0 : 1;
+}
+
 struct worker {
     const char *path;
     double seconds;
-    double *latencies;
-    long count;
-    long capacity;
+    struct latencies latencies;
 };
 
 static void *client_worker(void *arg) {
@@ -126,47 +161,27 @@ static void *client_worker(void *arg) {
             break;
         }
         if (memmem(buf, got, "\"error\"", 7)) __atomic_add_fetch(&error_replies, 1, __ATOMIC_RELAXED);
-        if (w->count == w->capacity) {
-            w->capacity *= 2;
-            w->latencies = realloc(w->latencies, w->capacity * sizeof(double));
-        }
-        w->latencies[w->count++] = now_us() - start;
+        record(&w->latencies, now_us() - start);
     }
     close(fd);
     return NULL;
 }
 
-static int compare(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
 
 static int run_client(const char *path, int clients, double seconds) {
     pthread_t threads[clients];
     struct worker workers[clients];
+    struct latencies results[clients];
     double started = now_us();
     for (int i = 0; i < clients; i++) {
-        workers[i] = (struct worker){path, seconds, malloc(65536 * sizeof(double)), 0, 65536};
+        workers[i] = (struct worker){path, seconds, {0}};
         pthread_create(&threads[i], NULL, client_worker, &workers[i]);
     }
-    long total = 0;
     for (int i = 0; i < clients; i++) {
         pthread_join(threads[i], NULL);
-        total += workers[i].count;
+        results[i] = workers[i].latencies;
     }
-    double elapsed = (now_us() - started) / 1e6;
-    double *all = malloc((total ? total : 1) * sizeof(double));
-    long k = 0;
-    for (int i = 0; i < clients; i++) {
-        memcpy(all + k, workers[i].latencies, workers[i].count * sizeof(double));
-        k += workers[i].count;
-        free(workers[i].latencies);
-    }
-    qsort(all, total, sizeof(double), compare);
-    double p50 = total ? all[total / 2] : 0, p99 = total ? all[(long)(total * 0.99)] : 0;
-    printf("{\"calls\":%ld,\"errors\":%ld,\"seconds\":%.3f,\"p50_us\":%.1f,\"p99_us\":%.1f}\n", total,
-           error_replies, elapsed, p50, p99);
-    return total > 0 ? 0 : 1;
+    return report(results, clients, (now_us() - started) / 1e6, error_replies);
 }
 
 /* ---- HTTP load for the webhook benchmark ---- */
@@ -181,8 +196,7 @@ static int http_port;
 
 struct http_worker {
     double seconds;
-    double *latencies;
-    long count, capacity;
+    struct latencies latencies;
 };
 
 static int connect_tcp(void) {
@@ -236,11 +250,7 @@ static void *http_worker_run(void *arg) {
             continue;
         }
         if (status != 200) __atomic_add_fetch(&http_not_ok, 1, __ATOMIC_RELAXED);
-        if (w->count == w->capacity) {
-            w->capacity *= 2;
-            w->latencies = realloc(w->latencies, w->capacity * sizeof(double));
-        }
-        w->latencies[w->count++] = now_us() - start;
+        record(&w->latencies, now_us() - start);
     }
     close(fd);
     return NULL;
@@ -271,27 +281,17 @@ static int run_http(const char *host, int port, int connections, double seconds,
     http_port = port;
     pthread_t threads[connections];
     struct http_worker workers[connections];
+    struct latencies results[connections];
     double started = now_us();
     for (int i = 0; i < connections; i++) {
-        workers[i] = (struct http_worker){seconds, malloc(65536 * sizeof(double)), 0, 65536};
+        workers[i] = (struct http_worker){seconds, {0}};
         pthread_create(&threads[i], NULL, http_worker_run, &workers[i]);
     }
-    long total = 0;
     for (int i = 0; i < connections; i++) {
         pthread_join(threads[i], NULL);
-        total += workers[i].count;
+        results[i] = workers[i].latencies;
     }
-    double elapsed = (now_us() - started) / 1e6;
-    double *all = malloc((total ? total : 1) * sizeof(double));
-    long k = 0;
-    for (int i = 0; i < connections; i++) {
-        memcpy(all + k, workers[i].latencies, workers[i].count * sizeof(double));
-        k += workers[i].count;
-    }
-    qsort(all, total, sizeof(double), compare);
-    printf("{\"calls\":%ld,\"errors\":%ld,\"seconds\":%.3f,\"p50_us\":%.1f,\"p99_us\":%.1f}\n", total, http_not_ok,
-           elapsed, total ? all[total / 2] : 0, total ? all[(long)(total * 0.99)] : 0);
-    return total > 0 ? 0 : 1;
+    return report(results, connections, (now_us() - started) / 1e6, http_not_ok);
 }
 
 int main(int argc, char **argv) {
