@@ -62,7 +62,8 @@ struct DoctorCommand: AsyncParsableCommand {
                         fix: "remove it and restart the socket unit"))
                 continue
             }
-            if mode & 0o006 != 0 {
+            // Connecting to a Unix socket needs write permission: only the write bit opens it to others.
+            if mode & 0o002 != 0 {
                 checks.append(
                     Check(
                         name: "\(service) socket", ok: false,

@@ -128,3 +128,27 @@ import Testing
         stack.removeFiles()
     }
 }
+
+/// leadctl doctor names each problem and its fix, and fails while one exists.
+@Suite struct LeadctlDoctorTests {
+    @Test func doctorPassesOnAHealthyStackAndExplainsADownDaemon() throws {
+        let stack = try TestStack()
+        for service in ["vault", "router", "audit"] { try stack.start(service) }
+        try stack.start("ingest", webhook: true)
+        let healthy = try stack.leadctl(["doctor", "--offline"])
+        #expect(healthy.exitCode == 0, "\(healthy.stdout)")
+        for service in ["vault", "ingest", "router", "audit"] {
+            #expect(healthy.stdout.contains("ok   \(service) daemon"))
+        }
+
+        try stack.stop("router")
+        let sick = try stack.leadctl(["doctor", "--offline", "--json"])
+        #expect(sick.exitCode == 1)
+        let checks = try #require(sick.json as? [[String: Any]])
+        let router = try #require(
+            checks.first { $0["check"] as? String == "router daemon" || $0["check"] as? String == "router socket" })
+        #expect(router["ok"] as? Bool == false)
+        #expect((router["fix"] as? String)?.contains("leadline-router") == true)
+        stack.removeFiles()
+    }
+}
