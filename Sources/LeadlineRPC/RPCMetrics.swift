@@ -1,14 +1,12 @@
 import NIOConcurrencyHelpers
 
-/// Counters and gauges rendered in the Prometheus text format by `service.metrics`.
+/// The RPC layer's counters and gauges, rendered in the Prometheus text format by `service.metrics`.
 /// Small on purpose: the daemons need a handful of series, not a metrics framework.
 public final class RPCMetrics: Sendable {
     private struct State {
         var calls: [String: Int] = [:]
         var errors: [String: Int] = [:]
         var secondsSum: [String: Double] = [:]
-        var counters: [String: (help: String, value: Double)] = [:]
-        var gauges: [String: (help: String, read: @Sendable () -> Double)] = [:]
         var connections = 0
         var connectionsTotal = 0
     }
@@ -40,23 +38,6 @@ public final class RPCMetrics: Sendable {
         state.withLockedValue { $0.connections -= 1 }
     }
 
-    /// A daemon's own counter, e.g. `leadline_webhooks_total`.
-    public func increment(_ name: String, help: String, by amount: Double = 1) {
-        state.withLockedValue { state in
-            let current = state.counters[name]?.value ?? 0
-            state.counters[name] = (help, current + amount)
-        }
-    }
-
-    /// A gauge read when scraped, e.g. a queue depth.
-    public func gauge(_ name: String, help: String, _ read: @escaping @Sendable () -> Double) {
-        state.withLockedValue { $0.gauges[name] = (help, read) }
-    }
-
-    public func callCount(_ method: String) -> Int {
-        state.withLockedValue { $0.calls[method] ?? 0 }
-    }
-
     public func render(service: String) -> String {
         let snapshot = state.withLockedValue { $0 }
         var lines: [String] = []
@@ -80,14 +61,6 @@ public final class RPCMetrics: Sendable {
         lines.append("leadline_rpc_connections{service=\"\(service)\"} \(snapshot.connections)")
         family("leadline_rpc_connections_total", "counter", "Client connections accepted.")
         lines.append("leadline_rpc_connections_total{service=\"\(service)\"} \(snapshot.connectionsTotal)")
-        for (name, counter) in snapshot.counters.sorted(by: { $0.key < $1.key }) {
-            family(name, "counter", counter.help)
-            lines.append("\(name){service=\"\(service)\"} \(counter.value)")
-        }
-        for (name, gauge) in snapshot.gauges.sorted(by: { $0.key < $1.key }) {
-            family(name, "gauge", gauge.help)
-            lines.append("\(name){service=\"\(service)\"} \(gauge.read())")
-        }
         return lines.joined(separator: "\n") + "\n"
     }
 }

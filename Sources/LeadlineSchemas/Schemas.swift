@@ -8,6 +8,4 @@ public enum Schemas {
     public static func openRPC(service: String) -> String? {
         EmbeddedSchemas.files["\(service).openrpc.json"]
     }
-
-    public static var names: [String] { EmbeddedSchemas.files.keys.sorted() }
 }

@@ -26,7 +26,7 @@ public final class Storage: Sendable {
         }
     }
 
-    public init(path: String, migrations: [Migration], readOnlyCheck: Bool = true) throws {
+    public init(path: String, migrations: [Migration]) throws {
         self.path = path
         let directory = (path as NSString).deletingLastPathComponent
         try FileManager.default.createDirectory(
@@ -90,13 +90,6 @@ public final class Storage: Sendable {
     /// rolled back alone. Returns only after the shared commit reached the disk.
     public func groupedWrite<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
         try await committer.submit(body)
-    }
-
-    /// Bytes of the database and its WAL, for `service.info` and retention reports.
-    public var sizeOnDisk: Int {
-        [path, path + "-wal"].reduce(0) { total, file in
-            total + ((try? FileManager.default.attributesOfItem(atPath: file)[.size] as? Int) ?? 0)
-        }
     }
 
     /// Folds the WAL back into the main file and truncates it, e.g. after an erasure so the
