@@ -9,7 +9,7 @@ public enum AuditDaemon {
     public static func build(_ context: DaemonContext) async throws -> DaemonBody {
         let signer = try AuditSigner(rawPrivateKey: context.credentials.read("audit-signing-key", exactBytes: 32))
         let storage = try context.openStorage(migrations: AuditSchema.migrations, withAuditSpool: false)
-        let clock = AuditClock.fromEnvironment()
+        let clock = DaemonClock.fromEnvironment()
         let ledger = AuditLedger(
             storage: storage, signer: signer, clock: clock,
             checkpointEveryEvents: context.config.audit.checkpointEveryEvents, logger: context.logger)
@@ -34,22 +34,12 @@ public enum AuditDaemon {
             return false
         }
         let auditDays = context.config.retention.auditDays
-        let prune: @Sendable () async -> Void = {
-            do {
-                let removed = try await ledger.prune(olderThanDays: auditDays, now: clock.now())
-                if removed > 0 { logger.notice("retention pruned audit events", metadata: ["removed": "\(removed)"]) }
-            } catch {
-                logger.error("retention pruning failed", metadata: ["error": "\(type(of: error))"])
-            }
+        let retention = RetentionJob(service: "audit", clock: clock, logger: logger) { now in
+            ["events": try await ledger.prune(olderThanDays: auditDays, now: now)]
         }
+        retention.register(RunAuditRetention.self, into: &table)
         // Prune once before serving, so no append can race the start-up pass; then hourly.
-        await prune()
-        let retention = BackgroundLoop(
-            name: "audit-retention", interval: .seconds(3600), logger: logger, runAtStart: false
-        ) {
-            await prune()
-            return false
-        }
-        return DaemonBody(table: table, storage: storage, services: [checkpoints, retention])
+        await retention.runLoggingFailure()
+        return DaemonBody(table: table, storage: storage, services: [checkpoints, retention.loop()])
     }
 }

@@ -18,11 +18,11 @@ public final class AuditLedger: Sendable {
 
     let storage: Storage
     let signer: AuditSigner
-    let clock: AuditClock
+    let clock: DaemonClock
     let checkpointEveryEvents: Int
     let logger: Logger
 
-    public init(storage: Storage, signer: AuditSigner, clock: AuditClock, checkpointEveryEvents: Int, logger: Logger) {
+    public init(storage: Storage, signer: AuditSigner, clock: DaemonClock, checkpointEveryEvents: Int, logger: Logger) {
         self.storage = storage
         self.signer = signer
         self.clock = clock
@@ -185,7 +185,7 @@ public final class AuditLedger: Sendable {
     /// Removes the events older than `days` that form a prefix of the chain, behind a signed
     /// anchor (the last removed seq and hash) from which verification resumes, and records the
     /// pruning as an event. A chain that does not verify is left alone: pruning it would
-    /// destroy the evidence. Returns how many events were removed.
+    /// destroy the evidence, so that is refused with Conflict. Returns how many events were removed.
     @discardableResult
     public func prune(olderThanDays days: Int, now: Date) async throws -> Int {
         let verification = try await verify()
@@ -193,7 +193,9 @@ public final class AuditLedger: Sendable {
             logger.critical(
                 "the audit chain does not verify; retention pruning is suspended",
                 metadata: ["firstBadSeq": "\(verification.firstBadSeq ?? 0)"])
-            return 0
+            throw RPCError.conflict(
+                "the audit chain does not verify from seq \(verification.firstBadSeq ?? 0); retention is suspended "
+                    + "so the evidence is kept (see leadctl audit verify)")
         }
         let signer = self.signer
         let every = checkpointEveryEvents

@@ -1,4 +1,5 @@
 import LeadlineRPC
+import LeadlineRuntime
 
 /// The audit daemon's wire methods, shaped exactly as Schemas/audit.openrpc.json describes them.
 
@@ -113,4 +114,8 @@ public enum ExportEvents: RPCMethod {
         public var data: String
         public var nextCursor: String?
     }
+}
+
+public enum RunAuditRetention: RunRetentionMethod {
+    public static let name = "audit.runRetention"
 }

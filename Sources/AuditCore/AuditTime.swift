@@ -1,29 +1,8 @@
 import Foundation
 import LeadlineRuntime
 
-/// The audit daemon's clock and its one time format. Stored times are UTC with milliseconds
+/// The audit log's one time format. Stored times are UTC with milliseconds
 /// (2026-12-01T10:00:00.000Z), so that text order is time order for queries and retention.
-public struct AuditClock: Sendable {
-    private let offset: TimeInterval
-
-    public init(offset: TimeInterval = 0) {
-        self.offset = offset
-    }
-
-    /// Tests shift the daemon's clock with LEADLINE_TEST_NOW (RFC 3339): time then runs on from
-    /// that instant, so retention can be exercised without waiting years. Unset in production.
-    public static func fromEnvironment(_ environment: [String: String] = ProcessInfo.processInfo.environment)
-        -> AuditClock
-    {
-        guard let text = environment["LEADLINE_TEST_NOW"], let start = AuditTime.parse(text) else {
-            return AuditClock()
-        }
-        return AuditClock(offset: start.timeIntervalSinceNow)
-    }
-
-    public func now() -> Date { Date().addingTimeInterval(offset) }
-}
-
 public enum AuditTime {
     public static func format(_ date: Date) -> String { AuditEvent.timestamp(date) }
 

@@ -46,7 +46,14 @@ public enum IngestDaemon {
         IngestMethodHandlers(store: store, retrieval: retrieval, handoff: handoff, reconciler: reconciler)
             .register(into: &table)
 
-        var services: [any Service] = [spool.forwarder(), handoff.loop(), retrieval.loop()]
+        let leadDays = config.retention.leadDays
+        let retention = RetentionJob(service: "ingest", logger: context.logger) { now in
+            try await store.applyRetention(leadDays: leadDays, now: now)
+        }
+        retention.register(RunIngestRetention.self, into: &table)
+        await retention.runLoggingFailure()
+
+        var services: [any Service] = [spool.forwarder(), handoff.loop(), retrieval.loop(), retention.loop()]
         if config.ingest.reconcileIntervalSeconds > 0 {
             services.append(reconciler.loop(interval: config.ingest.reconcileIntervalSeconds))
         }

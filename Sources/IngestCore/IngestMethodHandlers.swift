@@ -33,7 +33,7 @@ struct IngestMethodHandlers: Sendable {
         }
         table.register(EraseLeads.self, .admin) { params, context in
             let result = try await storageCall {
-                try await store.eraseLeads(ids: params.ids, actor: context.caller.actor)
+                try await store.eraseLeads(ids: params.ids, receipt: params.receipt, actor: context.caller.actor)
             }
             return EraseLeads.Result(erased: result.erased, notFound: result.notFound)
         }

@@ -1,4 +1,5 @@
 import LeadlineRPC
+import LeadlineRuntime
 
 /// The ingest.* methods (Schemas/ingest.openrpc.json), typed.
 public enum SubmitLead: RPCMethod {
@@ -52,6 +53,8 @@ public enum EraseLeads: RPCMethod {
     public static let name = "ingest.eraseLeads"
     public struct Params: Codable, Sendable {
         public var ids: [String]
+        /// The erasure receipt `leadctl privacy erase` prints, carried into the audit events.
+        public var receipt: String?
     }
     public struct Result: Codable, Sendable {
         public var erased: Int
@@ -95,4 +98,8 @@ public enum IngestStats: RPCMethod {
         public var lastWebhookAt: String?
         public var lastReconcileAt: String?
     }
+}
+
+public enum RunIngestRetention: RunRetentionMethod {
+    public static let name = "ingest.runRetention"
 }

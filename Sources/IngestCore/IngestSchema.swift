@@ -18,7 +18,7 @@ enum IngestSchema {
                         created_time INTEGER,
                         received_at TEXT NOT NULL,
                         -- received: waiting for the Graph API; ready: lead stored, not yet handed off;
-                        -- handedOff; failed: Graph says it does not exist; erased.
+                        -- handedOff; failed: Graph says it does not exist; erased; expired (removed by retention).
                         state TEXT NOT NULL,
                         attempts INTEGER NOT NULL DEFAULT 0,
                         next_attempt_at REAL NOT NULL DEFAULT 0

@@ -280,7 +280,7 @@ final class IngestStore: Sendable {
 
     /// Removes the leads' personal data for good; their inbox rows stay as "erased" (ids only) so a
     /// late Meta retry or a reconciliation pass does not bring the lead back.
-    func eraseLeads(ids: [String], actor: String) async throws -> (erased: Int, notFound: [String]) {
+    func eraseLeads(ids: [String], receipt: String?, actor: String) async throws -> (erased: Int, notFound: [String]) {
         let spool = self.spool
         let result = try await storage.write { db -> (Int, [String]) in
             var erased = 0
@@ -294,7 +294,11 @@ final class IngestStore: Sendable {
                         [
                             AuditEvent(
                                 action: "ingest.eraseLead", subject: id, outcome: "ok",
-                                details: ["actor": .string(actor)])
+                                details: ["actor": .string(actor)].merging(
+                                    receipt.map { ["receipt": .string($0)] } ?? [:]
+                                ) {
+                                    a, _ in a
+                                })
                         ],
                         in: db)
                 } else {
@@ -306,6 +310,36 @@ final class IngestStore: Sendable {
         // The deleted rows must not linger in the write-ahead log either.
         if result.0 > 0 { try? await storage.checkpointTruncate() }
         return result
+    }
+
+    // MARK: retention
+
+    /// Removes the personal data of leads received more than `leadDays` ago that the router
+    /// already holds (its own copy lives until every delivery settled); a lead not yet handed
+    /// off is never removed, whatever its age. The inbox rows stay as "expired" (ids only) so a
+    /// late Meta retry or a reconciliation pass does not fetch the lead again.
+    func applyRetention(leadDays: Int, now: Date) async throws -> [String: Int] {
+        let cutoff = Timestamp.format(now.addingTimeInterval(-Double(leadDays) * 86_400))
+        let spool = self.spool
+        let removed = try await storage.write { db -> Int in
+            let due = try String.fetchAll(
+                db, sql: "SELECT id FROM leads WHERE handed_off = 1 AND received_at < ?", arguments: [cutoff])
+            guard !due.isEmpty else { return 0 }
+            for id in due {
+                try db.execute(sql: "DELETE FROM leads WHERE id = ?", arguments: [id])
+                try db.execute(sql: "UPDATE inbox SET state = 'expired' WHERE lead_id = ?", arguments: [id])
+            }
+            try spool.record(
+                [
+                    AuditEvent(
+                        action: "ingest.retentionApplied", subject: "", outcome: "ok",
+                        details: ["leads": .int(Int64(due.count)), "leadDays": .int(Int64(leadDays))])
+                ], in: db)
+            return due.count
+        }
+        // The deleted rows must not linger in the write-ahead log either.
+        if removed > 0 { try? await storage.checkpointTruncate() }
+        return ["leads": removed]
     }
 
     // MARK: handoff

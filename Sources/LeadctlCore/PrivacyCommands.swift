@@ -5,7 +5,7 @@ import LeadlineRPC
 struct PrivacyCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "privacy", abstract: "Data-subject requests: export and erase a person's data; retention.",
-        subcommands: [Export.self, Erase.self])
+        subcommands: [Export.self, Erase.self, PrivacyRetention.self])
 
     struct Subject: ParsableArguments {
         @Option(help: "The person's email address.") var email: String?
@@ -74,7 +74,7 @@ struct PrivacyCommand: AsyncParsableCommand {
             discussion: """
                 Erases in the router first, then in ingest (whose index finds the person), so an
                 interrupted erase is finished by running the same command again. Each daemon
-                records its own audit events. Prints a receipt.
+                records its own audit events, which carry the receipt id. Prints the receipt.
                 """)
         @OptionGroup var global: GlobalOptions
         @OptionGroup var subject: Subject
@@ -87,9 +87,11 @@ struct PrivacyCommand: AsyncParsableCommand {
             var ingestErased: Int64 = 0
             if !ids.isEmpty {
                 let leadIds = JSONValue.array(ids.map { .string($0) })
-                let router = try await connection.call("router", "router.eraseLeads", ["leadIds": leadIds])
+                let router = try await connection.call(
+                    "router", "router.eraseLeads", ["leadIds": leadIds, "receipt": .string(receipt)])
                 routerErased = router["erased"]?.intValue ?? 0
-                let ingest = try await connection.call("ingest", "ingest.eraseLeads", ["ids": leadIds])
+                let ingest = try await connection.call(
+                    "ingest", "ingest.eraseLeads", ["ids": leadIds, "receipt": .string(receipt)])
                 ingestErased = ingest["erased"]?.intValue ?? 0
             }
             var style = Date.ISO8601FormatStyle()

@@ -366,7 +366,7 @@ struct Outbox: Sendable {
         }
     }
 
-    func erase(leadIds: [String], actor: String) async throws -> Int {
+    func erase(leadIds: [String], receipt: String?, actor: String) async throws -> Int {
         let now = RouterTime.now()
         let spool = self.spool
         let erased = try await storage.groupedWrite { db in
@@ -400,7 +400,8 @@ struct Outbox: Sendable {
                         [
                             AuditEvent(
                                 action: "router.eraseLeads", subject: leadId, outcome: "erased",
-                                details: ["by": .string(actor)])
+                                details: ["by": .string(actor)].merging(receipt.map { ["receipt": .string($0)] } ?? [:])
+                                { a, _ in a })
                         ], in: db)
                 }
             }
@@ -429,22 +430,41 @@ struct Outbox: Sendable {
     }
 
     /// Retention: lead payloads `leadDays` after every delivery of the lead settled, attempt logs
-    /// and settled deliveries after `logDays`.
-    func applyRetention(leadDays: Int, logDays: Int) async throws {
-        let now = RouterTime.now()
+    /// and settled deliveries after `logDays`. One transaction with its audit event, so a pass
+    /// is recorded exactly when it removed something.
+    func applyRetention(leadDays: Int, logDays: Int, now: Date) async throws -> [String: Int] {
+        let now = now.timeIntervalSince1970
         let leadCutoff = now - Double(leadDays) * 86400
         let logCutoff = now - Double(logDays) * 86400
-        try await storage.write { db in
+        let spool = self.spool
+        let removed = try await storage.write { db -> [String: Int] in
             try db.execute(
                 sql: """
                     UPDATE leads SET payload = NULL WHERE payload IS NOT NULL AND received_at < ?
                     AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.lead_id = leads.id
                         AND (d.state IN ('pending', 'inflight', 'retrying') OR d.updated_at >= ?))
                     """, arguments: [leadCutoff, leadCutoff])
+            let leadPayloads = db.changesCount
             try db.execute(sql: "DELETE FROM delivery_attempts WHERE at < ?", arguments: [logCutoff])
+            let attempts = db.changesCount
             try db.execute(
                 sql: "DELETE FROM deliveries WHERE state IN ('delivered', 'dead') AND updated_at < ?",
                 arguments: [logCutoff])
+            let removed = ["leadPayloads": leadPayloads, "deliveryAttempts": attempts, "deliveries": db.changesCount]
+            if removed.values.contains(where: { $0 > 0 }) {
+                try spool.record(
+                    [
+                        AuditEvent(
+                            action: "router.retentionApplied", subject: "", outcome: "ok",
+                            details: removed.mapValues { .int(Int64($0)) }.merging(
+                                ["leadDays": .int(Int64(leadDays)), "deliveryLogDays": .int(Int64(logDays))]
+                            ) { current, _ in current })
+                    ], in: db)
+            }
+            return removed
         }
+        // Removed personal data must not linger in the write-ahead log.
+        if removed["leadPayloads", default: 0] > 0 { try? await storage.checkpointTruncate() }
+        return removed
     }
 }

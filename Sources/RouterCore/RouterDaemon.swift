@@ -36,17 +36,14 @@ public enum RouterDaemon {
         RouterMethodHandlers(catalog: catalog, outbox: outbox, health: health, worker: worker, connectors: factory)
             .register(into: &table)
 
-        let retention = context.config.retention
-        let retentionLoop = BackgroundLoop(name: "router-retention", interval: .seconds(3600), logger: context.logger) {
-            do {
-                try await outbox.applyRetention(leadDays: retention.leadDays, logDays: retention.deliveryLogDays)
-            } catch {
-                context.logger.error("retention pass failed", metadata: ["error": "\(error)"])
-            }
-            return false
+        let policy = context.config.retention
+        let retention = RetentionJob(service: "router", logger: context.logger) { now in
+            try await outbox.applyRetention(leadDays: policy.leadDays, logDays: policy.deliveryLogDays, now: now)
         }
+        retention.register(RunRouterRetention.self, into: &table)
+        await retention.runLoggingFailure()
         return DaemonBody(
-            table: table, storage: storage, services: [spool.forwarder(), worker, retentionLoop],
+            table: table, storage: storage, services: [spool.forwarder(), worker, retention.loop()],
             queueDepths: {
                 let counts = try? await outbox.counts()
                 return [
@@ -120,7 +117,7 @@ struct RouterMethodHandlers: Sendable {
         table.register(EraseLeads.self, .admin) { params, call in
             EraseLeads.Result(
                 erased: try await Self.storing {
-                    try await outbox.erase(leadIds: params.leadIds, actor: call.caller.actor)
+                    try await outbox.erase(leadIds: params.leadIds, receipt: params.receipt, actor: call.caller.actor)
                 })
         }
         table.register(RouterStats.self, .admin) { _, _ in

@@ -1,4 +1,5 @@
 import LeadlineRPC
+import LeadlineRuntime
 
 /// The router's JSON-RPC methods as typed pairs. Shapes follow Schemas/router.openrpc.json,
 /// which the runtime checks params (and, in tests, results) against.
@@ -171,7 +172,11 @@ public enum RetryDeliveries: RPCMethod {
 
 public enum EraseLeads: RPCMethod {
     public static let name = "router.eraseLeads"
-    public struct Params: Codable, Sendable { public var leadIds: [String] }
+    public struct Params: Codable, Sendable {
+        public var leadIds: [String]
+        /// The erasure receipt `leadctl privacy erase` prints, carried into the audit events.
+        public var receipt: String?
+    }
     public struct Result: Codable, Sendable { public var erased: Int }
 }
 
@@ -190,4 +195,8 @@ public enum RouterStats: RPCMethod {
         public var deliveries: Counts
         public var destinations: [DestinationHealth]
     }
+}
+
+public enum RunRouterRetention: RunRetentionMethod {
+    public static let name = "router.runRetention"
 }
