@@ -83,6 +83,15 @@ import Testing
         let receipt = try #require(erase.json as? [String: Any])
         #expect((receipt["receipt"] as? String)?.isEmpty == false)
         #expect(receipt["ingestErased"] as? Int == 1)
+        // Both daemons' erase events carry the receipt, so it can be traced in the audit log.
+        let receiptID = try #require(receipt["receipt"] as? String)
+        let audit = stack.client("audit")
+        try await eventually(timeout: 20) {
+            let events = try await audit.call("audit.query", params: ["subject": .string(erased)])["items"]?.arrayValue
+            let withReceipt = events?.filter { $0["details"]?["receipt"] == .string(receiptID) }
+            return Set(withReceipt?.compactMap { $0["action"]?.stringValue } ?? [])
+                == ["router.eraseLeads", "ingest.eraseLead"]
+        }
 
         // Idempotent: a second run finds nothing left and still succeeds.
         let again = try stack.leadctl(["privacy", "erase", "--email", email, "--json"])
