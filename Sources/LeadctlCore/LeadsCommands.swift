@@ -6,7 +6,8 @@ import LeadlineRPC
 
 struct LeadsCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "leads", abstract: "Leads held by the ingest daemon.", subcommands: [List.self, Show.self])
+        commandName: "leads", abstract: "Leads held by the ingest daemon.",
+        subcommands: [List.self, Show.self, Submit.self, HandOff.self])
 
     struct List: AsyncParsableCommand {
         static let configuration = CommandConfiguration(commandName: "list", abstract: "List leads, newest first.")
@@ -39,6 +40,77 @@ struct LeadsCommand: AsyncParsableCommand {
 
         func run() async throws {
             Output.printJSON(try await global.connection().call("ingest", "ingest.getLead", ["id": .string(id)]))
+        }
+    }
+}
+
+extension LeadsCommand {
+    struct Submit: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "submit", abstract: "Submit a lead by hand (phone, event, import) as JSON.",
+            discussion: """
+                The JSON is a lead submission (Schemas/lead.schema.json: source.platform "api" and
+                fields are enough); ingest normalizes it, stores it and hands it to the router like
+                any lead. The idempotency key makes a retried submit store the lead once.
+
+                EXAMPLES
+                  echo '{"source":{"platform":"api"},"fields":{"email":"a@example.com"}}' \\
+                    | leadctl leads submit --key import-2026-12-01-0001
+                """)
+        @OptionGroup var global: GlobalOptions
+        @Option(help: "Read the lead from this file (default: standard input).") var file: String?
+        @Option(help: "Idempotency key: the same key never stores a second lead.") var key: String
+
+        func run() async throws {
+            let data: Data
+            if let file {
+                guard let read = FileManager.default.contents(atPath: file) else {
+                    throw LeadctlFailure.usage("cannot read \(file)")
+                }
+                data = read
+            } else {
+                data = FileHandle.standardInput.readDataToEndOfFile()
+            }
+            let lead: JSONValue
+            do {
+                lead = try JSONCoding.parse(data)
+            } catch {
+                throw LeadctlFailure.usage("the lead is not valid JSON (\(file ?? "standard input"))")
+            }
+            let result = try await global.connection().call(
+                "ingest", "ingest.submitLead", ["lead": lead, "idempotencyKey": .string(key)])
+            if global.json { return Output.printJSON(result) }
+            print(
+                "lead \(Output.text(result["id"]))\(result["duplicate"] == .bool(true) ? " (already submitted)" : "")")
+        }
+    }
+
+    struct HandOff: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "hand-off", abstract: "Hand leads held by ingest to the router again.",
+            discussion: """
+                For after a router database was restored from a backup older than the leads: the
+                router stores each lead once and makes one delivery per matching route, so handing
+                a lead it already has changes nothing.
+                """)
+        @OptionGroup var global: GlobalOptions
+        @Argument(help: "Lead ids.") var ids: [String]
+
+        func run() async throws {
+            let connection = try global.connection()
+            var results: [JSONValue] = []
+            for (index, id) in ids.enumerated() {
+                let lead = try await connection.call("ingest", "ingest.getLead", ["id": .string(id)])
+                results.append(try await connection.call("router", "router.enqueueLead", ["lead": lead]))
+                Output.progress(index + 1, of: ids.count, label: "hand-off")
+            }
+            if global.json { return Output.printJSON(["items": .array(results)]) }
+            for (id, result) in zip(ids, results) {
+                let deliveries = result["deliveries"]?.arrayValue?.count ?? 0
+                print(
+                    "\(id): \(deliveries) deliveries\(result["duplicate"] == .bool(true) ? " (the router already held it)" : "")"
+                )
+            }
         }
     }
 }

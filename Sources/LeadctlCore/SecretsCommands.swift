@@ -10,7 +10,7 @@ struct SecretsCommand: AsyncParsableCommand {
             Values are read from standard input or a prompt that does not echo, never from the
             command line. Listing shows metadata only; values are never printed except by 'get'.
             """,
-        subcommands: [Put.self, Get.self, List.self, Remove.self, RotateKey.self, Status.self])
+        subcommands: [Put.self, Update.self, Get.self, List.self, Remove.self, RotateKey.self, Status.self])
 
     struct Put: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
@@ -46,6 +46,35 @@ struct SecretsCommand: AsyncParsableCommand {
             let result = try await global.connection().call("vault", "vault.putSecret", .object(params))
             if global.json { return Output.printJSON(result) }
             print("stored \(name) version \(Output.text(result["version"]))")
+        }
+    }
+
+    struct Update: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "update", abstract: "Replace a secret's value only if it is still at the version you read.",
+            discussion: """
+                A compare-and-swap: if anyone (a daemon refreshing an OAuth token, another admin)
+                changed the secret since you read version N, nothing is written and leadctl exits 1
+                with Conflict; read it again (secrets list shows versions) and retry. Readers and
+                kind are kept.
+
+                EXAMPLES
+                  printf %s "$NEW_TOKEN" | leadctl secrets update hubspot/main --expected-version 3
+                """)
+        @OptionGroup var global: GlobalOptions
+        @Argument(help: "Secret name.") var name: String
+        @Option(help: "The version the new value replaces (from secrets list).") var expectedVersion: Int
+        @Option(help: "New expiry as an RFC 3339 time.") var expiresAt: String?
+
+        func run() async throws {
+            let value = try SecretInput.read(prompt: "new value for \(name): ")
+            var params: [String: JSONValue] = [
+                "name": .string(name), "value": .string(value), "expectedVersion": .int(Int64(expectedVersion)),
+            ]
+            if let expiresAt { params["expiresAt"] = .string(expiresAt) }
+            let result = try await global.connection().call("vault", "vault.updateSecret", .object(params))
+            if global.json { return Output.printJSON(result) }
+            print("updated \(name) to version \(Output.text(result["version"]))")
         }
     }
 

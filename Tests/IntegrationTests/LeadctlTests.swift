@@ -152,3 +152,58 @@ import Testing
         stack.removeFiles()
     }
 }
+
+/// The methods an operator rarely needs still have a command: a compare-and-swap secret update,
+/// a lead submitted by hand, a lead handed to the router again.
+@Suite struct LeadctlLessCommonCommandsTests {
+    @Test func secretsUpdateIsACompareAndSwap() throws {
+        let stack = try TestStack()
+        try stack.start("vault")
+        try stack.start("audit")
+        let put = try stack.leadctl(["secrets", "put", "crm/token", "--reader", "router"], input: "first\n")
+        #expect(put.exitCode == 0, "\(put.stderr)")
+        let updated = try stack.leadctl(
+            ["secrets", "update", "crm/token", "--expected-version", "1"], input: "second\n")
+        #expect(updated.exitCode == 0, "\(updated.stderr)")
+        #expect(updated.stdout.contains("updated crm/token to version 2"))
+        let stale = try stack.leadctl(
+            ["secrets", "update", "crm/token", "--expected-version", "1", "--json"], input: "third\n")
+        #expect(stale.exitCode == 1)
+        #expect(stale.stderr.contains("Conflict"))
+        #expect(!stale.stderr.contains("third"))
+        #expect(try stack.leadctl(["secrets", "get", "crm/token"]).stdout == "second\n")
+        stack.removeFiles()
+    }
+
+    @Test func leadsSubmittedByHandReachTheRouterAndCanBeHandedOffAgain() async throws {
+        let stack = try TestStack()
+        for service in ["vault", "audit", "router"] { try stack.start(service) }
+        try stack.start("ingest", webhook: true)
+        let lead = #"{"source":{"platform":"api"},"fields":{"email":"grace@example.com"}}"#
+        let submitted = try stack.leadctl(["leads", "submit", "--key", "by-hand-1", "--json"], input: lead)
+        #expect(submitted.exitCode == 0, "\(submitted.stderr)")
+        let id = try #require((submitted.json as? [String: Any])?["id"] as? String)
+        let again = try stack.leadctl(["leads", "submit", "--key", "by-hand-1"], input: lead)
+        #expect(again.stdout.contains("\(id) (already submitted)"))
+        let shown = try stack.leadctl(["leads", "show", id])
+        #expect(
+            ((shown.json as? [String: Any])?["fields"] as? [String: Any])?["email"] as? String == "grace@example.com")
+
+        let notJSON = try stack.leadctl(["leads", "submit", "--key", "k"], input: "{not json")
+        #expect(notJSON.exitCode == 2)
+        #expect(notJSON.stderr.contains("not valid JSON"))
+
+        // Ingest hands the lead to the router by itself; handing it again changes nothing.
+        let ingest = stack.client("ingest")
+        try await eventually(timeout: 30) { try await ingest.call("ingest.stats")["inbox"]?["handedOff"] == 1 }
+        let handOff = try stack.leadctl(["leads", "hand-off", id, "--json"])
+        #expect(handOff.exitCode == 0, "\(handOff.stderr)")
+        let items = try #require((handOff.json as? [String: Any])?["items"] as? [[String: Any]])
+        #expect(items.first?["leadId"] as? String == id)
+        #expect(items.first?["duplicate"] as? Bool == true)
+        let unknown = try stack.leadctl(["leads", "hand-off", "ld_not_there"])
+        #expect(unknown.exitCode == 1)
+        #expect(unknown.stderr.contains("NotFound"))
+        stack.removeFiles()
+    }
+}
