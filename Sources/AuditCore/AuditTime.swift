@@ -6,13 +6,7 @@ import LeadlineRuntime
 public enum AuditTime {
     public static func format(_ date: Date) -> String { AuditEvent.timestamp(date) }
 
-    public static func parse(_ text: String) -> Date? {
-        let formatter = ISO8601DateFormatter()
-        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        if let date = formatter.date(from: text) { return date }
-        formatter.formatOptions = [.withInternetDateTime]
-        return formatter.date(from: text)
-    }
+    public static func parse(_ text: String) -> Date? { RFC3339.parse(text) }
 
     /// Already-normalized times are kept byte for byte (the spool's original time must survive
     /// exactly); any other RFC 3339 form is converted.

@@ -88,8 +88,7 @@ enum Timestamp {
 
     /// Parses RFC 3339 with or without fractional seconds, and Graph's "+0000" offsets.
     static func parse(_ text: String) -> Date? {
-        if let date = try? Date.ISO8601FormatStyle(includingFractionalSeconds: true).parse(text) { return date }
-        if let date = try? Date.ISO8601FormatStyle().parse(text) { return date }
+        if let date = RFC3339.parse(text) { return date }
         // Graph writes 2026-11-23T10:13:10+0000: put the colon RFC 3339 wants into the offset.
         let characters = Array(text)
         if characters.count == 24, characters[19] == "+" || characters[19] == "-" {

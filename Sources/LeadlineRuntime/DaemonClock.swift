@@ -13,14 +13,11 @@ public struct DaemonClock: Sendable {
     public static func fromEnvironment(_ environment: [String: String] = ProcessInfo.processInfo.environment)
         -> DaemonClock
     {
-        guard let text = environment["LEADLINE_TEST_NOW"], let start = parse(text) else { return DaemonClock() }
+        guard let text = environment["LEADLINE_TEST_NOW"], let start = RFC3339.parse(text) else {
+            return DaemonClock()
+        }
         return DaemonClock(offset: start.timeIntervalSinceNow)
     }
 
     public func now() -> Date { Date().addingTimeInterval(offset) }
-
-    private static func parse(_ text: String) -> Date? {
-        if let date = try? Date.ISO8601FormatStyle(includingFractionalSeconds: true).parse(text) { return date }
-        return try? Date.ISO8601FormatStyle().parse(text)
-    }
 }

@@ -56,7 +56,7 @@ public struct JournalLogHandler: LogHandler {
             }
             Self.send(fields)
         } else {
-            let time = ISO8601DateFormatter().string(from: Date())
+            let time = Date().formatted(.iso8601)
             var line = "\(time) \(event.level) \(identifier): \(event.message)"
             for (key, value) in merged.sorted(by: { $0.key < $1.key }) { line += " \(key)=\(value)" }
             line += "\n"

@@ -10,12 +10,7 @@ enum RouterTime {
     }
 
     /// RFC 3339 with or without fractional seconds.
-    static func parse(_ text: String) -> Date? {
-        if let date = try? Date(text, strategy: Date.ISO8601FormatStyle(includingFractionalSeconds: true)) {
-            return date
-        }
-        return try? Date(text, strategy: .iso8601)
-    }
+    static func parse(_ text: String) -> Date? { RFC3339.parse(text) }
 }
 
 /// Retry, circuit and HTTP timings. Production uses the defaults; tests shrink them through the

@@ -44,14 +44,3 @@ struct StoredSecret: Sendable {
         return String(decoding: (try? JSONCoding.encode(metadata)) ?? Data("{}".utf8), as: UTF8.self)
     }
 }
-
-/// RFC 3339 timestamps as the schemas allow them (with or without fractions, any offset).
-enum RFC3339 {
-    static func parse(_ text: String) -> Date? {
-        let formatter = ISO8601DateFormatter()
-        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        if let date = formatter.date(from: text) { return date }
-        formatter.formatOptions = [.withInternetDateTime]
-        return formatter.date(from: text)
-    }
-}
