@@ -43,6 +43,9 @@ public final class Storage: Sendable {
         }
         do {
             pool = try DatabasePool(path: path, configuration: configuration)
+            // GRDB's WAL set-up turns the writer to synchronous=NORMAL, where a commit is not
+            // fsync'd; an acknowledged write must survive power loss.
+            try pool.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA synchronous = FULL") }
         } catch {
             throw StorageError("cannot open database \(path): \(Self.describe(error))")
         }

@@ -23,6 +23,9 @@ import Testing
         }
         #expect(mode == "wal")
         #expect(sync == 2)  // FULL
+        // The writer is the connection whose commits must reach the disk before an answer.
+        let writerSync = try await storage.write { db in try Int.fetchOne(db, sql: "PRAGMA synchronous") }
+        #expect(writerSync == 2)
         try storage.close()
     }
 
