@@ -32,6 +32,9 @@ public final class Storage: Sendable {
         try FileManager.default.createDirectory(
             atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         let existed = FileManager.default.fileExists(atPath: path)
+        // Checked read-only first: opening a pool writes to the file (GRDB creates and drops a
+        // table to start the WAL), and that write must never land in a damaged database.
+        if existed { try Self.requireIntact(path) }
 
         var configuration = Configuration()
         configuration.busyMode = .timeout(5)
@@ -48,20 +51,6 @@ public final class Storage: Sendable {
             try pool.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA synchronous = FULL") }
         } catch {
             throw StorageError("cannot open database \(path): \(Self.describe(error))")
-        }
-        if existed {
-            let verdict: String
-            do {
-                verdict = try pool.read { db in try String.fetchOne(db, sql: "PRAGMA quick_check") ?? "no answer" }
-            } catch {
-                throw StorageError(
-                    "database \(path) is unreadable (\(Self.describe(error))); restore it from a backup or move it "
-                        + "aside — it is never recreated automatically")
-            }
-            guard verdict == "ok" else {
-                throw StorageError(
-                    "database \(path) failed its integrity check (\(verdict.prefix(200))); restore it from a backup")
-            }
         }
         var migrator = DatabaseMigrator()
         for migration in migrations {
@@ -108,6 +97,29 @@ public final class Storage: Sendable {
     public func close() throws {
         try? pool.writeWithoutTransaction { db in _ = try db.checkpoint(.truncate) }
         try pool.close()
+    }
+
+    /// PRAGMA quick_check on a read-only connection; the verdict's first lines go in the error,
+    /// joined so that it stays the one line an operator sees in `systemctl status`.
+    static func requireIntact(_ path: String) throws {
+        var configuration = Configuration()
+        configuration.readonly = true
+        let verdict: String
+        do {
+            let queue = try DatabaseQueue(path: path, configuration: configuration)
+            verdict = try queue.read { db in try String.fetchOne(db, sql: "PRAGMA quick_check") ?? "no answer" }
+            try queue.close()
+        } catch {
+            throw StorageError(
+                "database \(path) is unreadable (\(describe(error))); restore it from a backup or move it aside — "
+                    + "it is never recreated automatically")
+        }
+        guard verdict == "ok" else {
+            let summary = verdict.split(whereSeparator: \.isNewline).prefix(3).joined(separator: "; ")
+            throw StorageError(
+                "database \(path) failed its integrity check (\(summary.prefix(200))); restore it from a backup or "
+                    + "move it aside — it is never recreated automatically")
+        }
     }
 
     static func describe(_ error: Error) -> String {

@@ -91,6 +91,30 @@ import Testing
         #expect(try Data(contentsOf: URL(fileURLWithPath: path)) == bytes)
     }
 
+    /// Page 1 intact, every table page ruined: opening a pool would write to page 1 (GRDB starts
+    /// the WAL with a create and drop), so the check must come first and read-only.
+    @Test func damagedTablePagesAreRefusedBeforeAnythingWritesToTheFile() async throws {
+        let path = try temporaryPath()
+        let storage = try Storage(path: path, migrations: Self.migrations)
+        try await storage.write { db in
+            for index in 0..<500 {
+                try db.execute(sql: "INSERT INTO items (name) VALUES (?)", arguments: ["n\(index)"])
+            }
+        }
+        try storage.close()
+        var bytes = try Data(contentsOf: URL(fileURLWithPath: path))
+        bytes.replaceSubrange(4096..<bytes.count, with: Data(repeating: 0xA5, count: bytes.count - 4096))
+        try bytes.write(to: URL(fileURLWithPath: path))
+
+        #expect {
+            _ = try Storage(path: path, migrations: Self.migrations)
+        } throws: { error in
+            let text = "\(error)"
+            return text.contains("failed its integrity check") && !text.contains("\n")
+        }
+        #expect(try Data(contentsOf: URL(fileURLWithPath: path)) == bytes)
+    }
+
     @Test func aFileThatIsNotADatabaseIsRefused() throws {
         let path = try temporaryPath()
         try FileManager.default.createDirectory(
