@@ -32,6 +32,11 @@ public final class Storage: Sendable {
         try FileManager.default.createDirectory(
             atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         let existed = FileManager.default.fileExists(atPath: path)
+        // SQLite opens an unwritable database read-only without a word, and the first failure
+        // then reads like corruption; say what is wrong before an operator restores a backup.
+        try Self.requireWritable(directory, what: "state directory")
+        if existed { try Self.requireWritable(path, what: "database") }
+
         // Checked read-only first: opening a pool writes to the file (GRDB creates and drops a
         // table to start the WAL), and that write must never land in a damaged database.
         if existed { try Self.requireIntact(path) }
@@ -120,6 +125,14 @@ public final class Storage: Sendable {
                 "database \(path) failed its integrity check (\(summary.prefix(200))); restore it from a backup or "
                     + "move it aside — it is never recreated automatically")
         }
+    }
+
+    /// access(2) rather than the mode bits: it also sees a read-only mount and an immutable
+    /// file, which stop root as well.
+    static func requireWritable(_ path: String, what: String) throws {
+        guard access(path, W_OK) != 0 else { return }
+        let reason = String(cString: strerror(errno))
+        throw StorageError("\(what) \(path) is not writable (\(reason))")
     }
 
     static func describe(_ error: Error) -> String {
