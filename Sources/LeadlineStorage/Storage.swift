@@ -32,6 +32,14 @@ public final class Storage: Sendable {
         try FileManager.default.createDirectory(
             atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         let existed = FileManager.default.fileExists(atPath: path)
+        // SQLite opens an unwritable database read-only without a word, and the first failure
+        // then reads like corruption; say what is wrong before an operator restores a backup.
+        try Self.requireWritable(directory, what: "state directory")
+        if existed { try Self.requireWritable(path, what: "database") }
+
+        // Checked read-only first: opening a pool writes to the file (GRDB creates and drops a
+        // table to start the WAL), and that write must never land in a damaged database.
+        if existed { try Self.requireIntact(path) }
 
         var configuration = Configuration()
         configuration.busyMode = .timeout(5)
@@ -43,22 +51,11 @@ public final class Storage: Sendable {
         }
         do {
             pool = try DatabasePool(path: path, configuration: configuration)
+            // GRDB's WAL set-up turns the writer to synchronous=NORMAL, where a commit is not
+            // fsync'd; an acknowledged write must survive power loss.
+            try pool.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA synchronous = FULL") }
         } catch {
             throw StorageError("cannot open database \(path): \(Self.describe(error))")
-        }
-        if existed {
-            let verdict: String
-            do {
-                verdict = try pool.read { db in try String.fetchOne(db, sql: "PRAGMA quick_check") ?? "no answer" }
-            } catch {
-                throw StorageError(
-                    "database \(path) is unreadable (\(Self.describe(error))); restore it from a backup or move it "
-                        + "aside — it is never recreated automatically")
-            }
-            guard verdict == "ok" else {
-                throw StorageError(
-                    "database \(path) failed its integrity check (\(verdict.prefix(200))); restore it from a backup")
-            }
         }
         var migrator = DatabaseMigrator()
         for migration in migrations {
@@ -105,6 +102,37 @@ public final class Storage: Sendable {
     public func close() throws {
         try? pool.writeWithoutTransaction { db in _ = try db.checkpoint(.truncate) }
         try pool.close()
+    }
+
+    /// PRAGMA quick_check on a read-only connection; the verdict's first lines go in the error,
+    /// joined so that it stays the one line an operator sees in `systemctl status`.
+    static func requireIntact(_ path: String) throws {
+        var configuration = Configuration()
+        configuration.readonly = true
+        let verdict: String
+        do {
+            let queue = try DatabaseQueue(path: path, configuration: configuration)
+            verdict = try queue.read { db in try String.fetchOne(db, sql: "PRAGMA quick_check") ?? "no answer" }
+            try queue.close()
+        } catch {
+            throw StorageError(
+                "database \(path) is unreadable (\(describe(error))); restore it from a backup or move it aside — "
+                    + "it is never recreated automatically")
+        }
+        guard verdict == "ok" else {
+            let summary = verdict.split(whereSeparator: \.isNewline).prefix(3).joined(separator: "; ")
+            throw StorageError(
+                "database \(path) failed its integrity check (\(summary.prefix(200))); restore it from a backup or "
+                    + "move it aside — it is never recreated automatically")
+        }
+    }
+
+    /// access(2) rather than the mode bits: it also sees a read-only mount and an immutable
+    /// file, which stop root as well.
+    static func requireWritable(_ path: String, what: String) throws {
+        guard access(path, W_OK) != 0 else { return }
+        let reason = String(cString: strerror(errno))
+        throw StorageError("\(what) \(path) is not writable (\(reason))")
     }
 
     static func describe(_ error: Error) -> String {

@@ -2,13 +2,18 @@ import Foundation
 import NIOConcurrencyHelpers
 
 /// A fault a CRM double answers the next request with. Faults that reject (`conflict`,
-/// `validation`, `rateLimited`, `serverError`) change nothing in the double's store; faults that
-/// lose the answer (`timeout`, `reset`, `truncated`) apply the write first, as a real CRM that
-/// committed and then failed to answer would: that is the case that makes duplicates.
+/// `validation`, `rateLimited`, `retryAfter`, `serverError`) change nothing in the double's
+/// store; faults that lose the answer (`timeout`, `reset`, `truncated`) apply the write first, as
+/// a real CRM that committed and then failed to answer would: that is the case that makes
+/// duplicates.
 public enum CRMFault: Sendable {
     case conflict
     case validation
+    /// The vendor's own rate-limit answer, with the fixture's rate headers.
     case rateLimited
+    /// 429 with `Retry-After: seconds` and no other rate header, so the header alone sets the
+    /// wait. Salesforce never sends one: its double answers with its request-limit 403 instead.
+    case retryAfter(seconds: Int)
     case serverError(Int)
     /// Answers after `delay` (longer than the client waits).
     case timeout(Duration)
@@ -16,6 +21,9 @@ public enum CRMFault: Sendable {
     /// Answers normally after `delay` (shorter than the client waits).
     case slow(Duration)
     case truncated
+
+    /// Answers normally: queued first, it moves the next fault to a later request of a delivery.
+    public static let answerNormally = CRMFault.slow(.zero)
 }
 
 /// Faults queued by a test, consumed one per API request in order.

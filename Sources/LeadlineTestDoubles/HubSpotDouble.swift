@@ -61,6 +61,10 @@ public final class HubSpotDouble: Sendable {
             return .json(
                 429, object: VendorFixture.body("hubspot/429-rate-limit.json"),
                 headers: headers.sorted { $0.key < $1.key })
+        case .retryAfter(let seconds)?:
+            return .json(
+                429, object: VendorFixture.body("hubspot/429-rate-limit.json"),
+                headers: [("Retry-After", String(seconds))])
         case .serverError(let status)?:
             return .json(
                 status, object: ["status": "error", "message": "internal error", "category": "INTERNAL_ERROR"])

@@ -58,6 +58,10 @@ public final class PipedriveDouble: Sendable {
             return .json(
                 429, object: VendorFixture.body("pipedrive/429-rate-limit.json"),
                 headers: headers.sorted { $0.key < $1.key })
+        case .retryAfter(let seconds)?:
+            return .json(
+                429, object: VendorFixture.body("pipedrive/429-rate-limit.json"),
+                headers: [("Retry-After", String(seconds))])
         case .serverError(let status)?:
             return .json(status, object: ["success": false, "error": "Internal server error"])
         default: break

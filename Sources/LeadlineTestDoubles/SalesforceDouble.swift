@@ -51,7 +51,7 @@ public final class SalesforceDouble: Sendable {
         let fault = faults.next()
         switch fault {
         case .validation?: return VendorFixture.response(400, "salesforce/400-required-fields.json")
-        case .rateLimited?: return VendorFixture.response(403, "salesforce/403-request-limit.json")
+        case .rateLimited?, .retryAfter?: return VendorFixture.response(403, "salesforce/403-request-limit.json")
         case .serverError(let status)?:
             return .json(
                 status, object: [["message": "An unexpected error occurred", "errorCode": "UNKNOWN_EXCEPTION"]])

@@ -47,6 +47,8 @@ public final class WebhookReceiverDouble: Sendable {
         switch fault {
         case .validation?: return .json(422, #"{"error":"lead rejected by the receiver"}"#)
         case .rateLimited?: return .json(429, #"{"error":"slow down"}"#, headers: [("Retry-After", "1")])
+        case .retryAfter(let seconds)?:
+            return .json(429, #"{"error":"slow down"}"#, headers: [("Retry-After", String(seconds))])
         case .serverError(let status)?: return .json(status, #"{"error":"receiver failed"}"#)
         default: break
         }

@@ -23,6 +23,9 @@ import Testing
         }
         #expect(mode == "wal")
         #expect(sync == 2)  // FULL
+        // The writer is the connection whose commits must reach the disk before an answer.
+        let writerSync = try await storage.write { db in try Int.fetchOne(db, sql: "PRAGMA synchronous") }
+        #expect(writerSync == 2)
         try storage.close()
     }
 
@@ -84,6 +87,30 @@ import Testing
             let text = "\(error)"
             return text.contains(path)
                 && (text.contains("integrity") || text.contains("unreadable") || text.contains("cannot open"))
+        }
+        #expect(try Data(contentsOf: URL(fileURLWithPath: path)) == bytes)
+    }
+
+    /// Page 1 intact, every table page ruined: opening a pool would write to page 1 (GRDB starts
+    /// the WAL with a create and drop), so the check must come first and read-only.
+    @Test func damagedTablePagesAreRefusedBeforeAnythingWritesToTheFile() async throws {
+        let path = try temporaryPath()
+        let storage = try Storage(path: path, migrations: Self.migrations)
+        try await storage.write { db in
+            for index in 0..<500 {
+                try db.execute(sql: "INSERT INTO items (name) VALUES (?)", arguments: ["n\(index)"])
+            }
+        }
+        try storage.close()
+        var bytes = try Data(contentsOf: URL(fileURLWithPath: path))
+        bytes.replaceSubrange(4096..<bytes.count, with: Data(repeating: 0xA5, count: bytes.count - 4096))
+        try bytes.write(to: URL(fileURLWithPath: path))
+
+        #expect {
+            _ = try Storage(path: path, migrations: Self.migrations)
+        } throws: { error in
+            let text = "\(error)"
+            return text.contains("failed its integrity check") && !text.contains("\n")
         }
         #expect(try Data(contentsOf: URL(fileURLWithPath: path)) == bytes)
     }
