@@ -118,7 +118,7 @@ public enum JSONCoding {
     }
 
     public static func parse(_ bytes: some Collection<UInt8>) throws -> JSONValue {
-        try decoder().decode(JSONValue.self, from: Data(bytes))
+        try JSONParser.parse(bytes)
     }
 
     public static func encode(_ value: some Encodable) throws -> Data {
@@ -131,7 +131,7 @@ public enum JSONCoding {
     }
 
     public static func value(of encodable: some Encodable) throws -> JSONValue {
-        try decoder().decode(JSONValue.self, from: try encoder().encode(encodable))
+        try JSONParser.parse(try encoder().encode(encodable))
     }
 }
 
