@@ -14,6 +14,10 @@ public enum JSONValue: Sendable, Hashable {
 
 extension JSONValue: Codable {
     public init(from decoder: Decoder) throws {
+        if let direct = decoder as? JSONValueDecoder {
+            self = direct.value
+            return
+        }
         let container = try decoder.singleValueContainer()
         if container.decodeNil() {
             self = .null
@@ -127,7 +131,7 @@ public enum JSONCoding {
 
     /// Re-decodes a parsed value as a typed one: params arrive as JSONValue and handlers want structs.
     public static func convert<T: Decodable>(_ value: JSONValue, to type: T.Type) throws -> T {
-        try decoder().decode(T.self, from: try encoder().encode(value))
+        try JSONValueDecoder.decode(T.self, from: value)
     }
 
     public static func value(of encodable: some Encodable) throws -> JSONValue {
