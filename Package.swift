@@ -96,7 +96,7 @@ let package = Package(
         .executableTarget(name: "rpc-baseline-c", path: "Sources/rpc-baseline-c"),
 
         // Starts real daemons under socket activation for the tests and the benchmark.
-        .target(name: "LeadlineTestSupport", dependencies: ["LeadlineRPC", "LeadlineConfig"]),
+        .target(name: "LeadlineTestSupport", dependencies: ["LeadlineRPC", "LeadlineConfig", "LeadlineSystemd"]),
         .testTarget(
             name: "LeadlineRPCTests",
             dependencies: ["LeadlineRPC", "LeadlineTestSupport", .product(name: "NIOEmbedded", package: "swift-nio")]),
