@@ -114,7 +114,8 @@ let package = Package(
                 "LeadlineTestDoubles", "LeadlineTestSupport",
             ]),
         .testTarget(
-            name: "IntegrationTests", dependencies: ["LeadlineRPC", "LeadlineTestSupport", "LeadlineTestDoubles"]),
+            name: "IntegrationTests",
+            dependencies: ["LeadlineRPC", "LeadlineHTTP", "LeadlineTestSupport", "LeadlineTestDoubles"]),
         .testTarget(name: "VaultTests", dependencies: ["VaultCore", "LeadlineTestSupport"]),
         .testTarget(name: "AuditTests", dependencies: ["AuditCore", "LeadlineTestSupport"]),
         .testTarget(

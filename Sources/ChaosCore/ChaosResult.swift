@@ -1,4 +1,5 @@
 import Foundation
+import LeadlineTestSupport
 
 /// The counts of one crash-test run, and the verdict. Counts only: no email or lead id leaves
 /// the run.
@@ -37,8 +38,8 @@ public struct ChaosResult: Codable, Sendable {
     public var killCount: Int { kills.values.reduce(0, +) }
 
     public var passed: Bool {
-        lost == 0 && duplicates == 0 && auditVerified && settled && unexpectedExits.isEmpty && failedRestarts.isEmpty
-            && acknowledged > 0
+        lost == 0 && duplicates == 0 && auditVerified && auditRepeats == 0 && settled && unexpectedExits.isEmpty
+            && failedRestarts.isEmpty && acknowledged > 0
     }
 
     /// The line `make test-chaos` prints.
@@ -79,6 +80,7 @@ public struct ChaosResult: Codable, Sendable {
             - command: `\(command)`
             - when: \(Date().formatted(style))
             - machine: \(machine)
+            - build: \(URL(fileURLWithPath: TestStack.binDirectory).lastPathComponent)
             - result: \(passed ? "passed" : "FAILED")
 
             ```

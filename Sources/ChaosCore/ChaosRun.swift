@@ -121,7 +121,9 @@ public struct ChaosRun {
                 lastReport = ContinuousClock.now
                 log(
                     "chaos: settling: "
-                        + work.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " "))
+                        + (work.isEmpty
+                            ? "quiet"
+                            : work.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")))
             }
             try await Task.sleep(for: .seconds(1))
         }
