@@ -80,7 +80,7 @@ public struct ChaosResult: Codable, Sendable {
             - command: `\(command)`
             - when: \(Date().formatted(style))
             - machine: \(machine)
-            - build: \(URL(fileURLWithPath: TestStack.binDirectory).lastPathComponent)
+            - build: \(URL(fileURLWithPath: TestStack.binDirectory).lastPathComponent), seed \(seed) (`--seed` replays the kill schedule; timing still varies)
             - result: \(passed ? "passed" : "FAILED")
 
             ```

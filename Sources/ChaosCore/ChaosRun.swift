@@ -15,9 +15,7 @@ public struct ChaosRun {
     public func run() async throws -> ChaosResult {
         let started = ContinuousClock.now
         let random = SeededRandom(seed: options.seed)
-        log(
-            "chaos: seed \(options.seed), \(options.leads) leads, \(options.senders) senders, binaries in \(TestStack.binDirectory)"
-        )
+        log("chaos: seed \(options.seed), \(options.leads) leads, \(options.senders) senders")
         let chaos = try await ChaosStack.start()
         do {
             return try await run(on: chaos, random: random, started: started)
@@ -71,6 +69,22 @@ public struct ChaosRun {
         let ledger = try await PipelineLedger.read(from: chaos)
         let verification = try await chaos.call("audit", "audit.verify")
 
+        var result = judge(load: load, monkey: monkey, ledger: ledger, chaos: chaos)
+        result.auditVerified = verification["ok"]?.boolValue == true
+        result.auditEvents = Int(verification["events"]?.intValue ?? 0)
+        result.settled = settled
+        result.drainSeconds = drainSeconds
+        result.seconds = secondsSince(started)
+
+        await chaos.shutdown(keepFiles: !result.passed)
+        if !result.passed { log("chaos: kept the stack's folder for a look: \(chaos.stack.root)") }
+        return result
+    }
+
+    /// Each acknowledged lead's fate, and every sent lead checked for a second existence.
+    private func judge(load: WebhookLoad, monkey: ChaosMonkey, ledger: PipelineLedger, chaos: ChaosStack)
+        -> ChaosResult
+    {
         var result = ChaosResult(options: options)
         result.acknowledged = load.acknowledgedCount
         result.unacknowledged = load.unacknowledged.count
@@ -95,14 +109,6 @@ public struct ChaosRun {
         result.refusals = counts.refusals
         result.graphRequests = chaos.graph.requests.count
         result.crmRequests = chaos.hubspot.server.requests.count
-        result.auditVerified = verification["ok"]?.boolValue == true
-        result.auditEvents = Int(verification["events"]?.intValue ?? 0)
-        result.settled = settled
-        result.drainSeconds = drainSeconds
-        result.seconds = secondsSince(started)
-
-        await chaos.shutdown(keepFiles: !result.passed)
-        if !result.passed { log("chaos: kept the stack's folder for a look: \(chaos.stack.root)") }
         return result
     }
 

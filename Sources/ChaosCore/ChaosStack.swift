@@ -93,15 +93,11 @@ final class ChaosStack: Sendable {
                 // HubSpot's own limit (10/s) would make the run about throttling, not crashes.
                 "options": ["ratePerSecond": 1000],
             ])
+        var fieldMap: [String: JSONValue] = ["email": "email", "firstname": "firstName", "lastname": "lastName"]
+        fieldMap[Self.leadIDProperty] = "id"
         _ = try await call(
             "router", "router.putRoute",
-            [
-                "id": "all-to-hubspot", "match": [:], "destinationId": "hubspot-chaos",
-                "fieldMap": [
-                    "email": "email", "firstname": "firstName", "lastname": "lastName",
-                    .init(stringLiteral: Self.leadIDProperty): "id",
-                ],
-            ])
+            ["id": "all-to-hubspot", "match": [:], "destinationId": "hubspot-chaos", "fieldMap": .object(fieldMap)])
     }
 
     /// Stops the daemons (SIGTERM) and the doubles; keeps the folder when asked (a failed run).
