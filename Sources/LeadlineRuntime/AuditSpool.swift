@@ -91,7 +91,7 @@ public final class AuditSpool: Sendable {
         let batch: [(Int64, JSONValue)]
         do {
             batch = try await storage.read { db in
-                let spoolID = try String.fetchOne(db, sql: "SELECT id FROM audit_spool_identity") ?? ""
+                let spoolID = try String.fetchOne(db, sql: "SELECT id FROM audit_spool_identity")
                 return try Row.fetchAll(db, sql: "SELECT id, event FROM audit_spool ORDER BY id LIMIT 500").map { row in
                     let text: String = row["event"]
                     let id: Int64 = row["id"]
@@ -100,8 +100,10 @@ public final class AuditSpool: Sendable {
                     guard case .object(var event) = try JSONCoding.parse(Array(text.utf8)) else {
                         throw RuntimeError("a spooled audit event is not an object")
                     }
-                    event["spoolId"] = .string(spoolID)
-                    event["spoolSeq"] = .int(id)
+                    if let spoolID {
+                        event["spoolId"] = .string(spoolID)
+                        event["spoolSeq"] = .int(id)
+                    }
                     return (id, .object(event))
                 }
             }
