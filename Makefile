@@ -15,9 +15,11 @@ APT_PACKAGES := libsystemd-dev libcurl4-openssl-dev libsqlite3-dev pkg-config sy
                 python3 python3-pip ca-certificates util-linux passwd
 
 FUZZ_SECONDS ?= 60
+CHAOS_LEADS ?= 10000
+CHAOS_ARGS  ?=
 FUZZ_DIR    := .build-fuzz
 
-.PHONY: fuzz test-system all deps build test test-swift test-schemas test-units lint format run install uninstall bench clean help
+.PHONY: fuzz test-system test-chaos all deps build test test-swift test-schemas test-units lint format run install uninstall bench clean help
 
 all: build
 
@@ -26,6 +28,7 @@ help:
 	@echo "make test     install deps, build, lint, and run every test (unit, integration, schema, units)"
 	@echo "make bench    benchmarks against same-run baselines (C client, raw SQLite); writes BENCHMARKS.md"
 	@echo "make install  PREFIX=$(PREFIX) DESTDIR=... binaries, units, sysusers, tmpfiles, schemas, man pages"
+	@echo "make test-chaos   crash test: CHAOS_LEADS signed webhooks while random daemons are SIGKILLed; lost=0 duplicates=0"
 	@echo "make test-system  as root: Leadline under a real systemd (systemd-nspawn); not part of make test"
 	@echo "make fuzz     libFuzzer on the JSON-RPC decoder and the config loader (FUZZ_SECONDS each)"
 	@echo "make deps     apt packages and Python jsonschema the build and tests need (idempotent)"
@@ -68,6 +71,16 @@ test-swift: build
 
 test: deps lint test-schemas test-units test-swift
 	@echo "make test: all checks passed"
+
+# The crash test (issue 9): CHAOS_LEADS signed webhooks while random daemons are SIGKILLed and
+# restarted on sockets held across the crash, as systemd's socket units hold them. Fails on any
+# acknowledged lead lost, any lead created twice, or an audit chain that does not verify. A run
+# of 10,000 leads or more is recorded in BENCHMARKS.md; CI runs a bounded one.
+test-chaos: deps
+	$(SWIFT) build -c $(CONFIG)
+	@report=""; [ $(CHAOS_LEADS) -ge 10000 ] && report="--report BENCHMARKS.md"; \
+	LEADLINE_BIN_DIR="$(BIN_DIR)" LEADLINE_FIXTURES=$(SHARED)/fixtures \
+		"$(BIN_DIR)/leadline-chaos" --leads $(CHAOS_LEADS) $$report $(CHAOS_ARGS)
 
 # Under a real systemd (issue 8): boots a minimal Debian root with systemd as PID 1 in
 # systemd-nspawn, installs Leadline into it and checks socket activation, users, credentials,

@@ -24,6 +24,7 @@ let package = Package(
         .executable(name: "leadline-audit", targets: ["leadline-audit"]),
         .executable(name: "leadctl", targets: ["leadctl"]),
         .executable(name: "leadline-doubles", targets: ["leadline-doubles"]),
+        .executable(name: "leadline-chaos", targets: ["leadline-chaos"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
@@ -96,7 +97,13 @@ let package = Package(
         .executableTarget(name: "rpc-baseline-c", path: "Sources/rpc-baseline-c"),
 
         // Starts real daemons under socket activation for the tests and the benchmark.
-        .target(name: "LeadlineTestSupport", dependencies: ["LeadlineRPC", "LeadlineConfig"]),
+        .target(name: "LeadlineTestSupport", dependencies: ["LeadlineRPC", "LeadlineConfig", "LeadlineSystemd"]),
+
+        // The crash test (`make test-chaos`): webhooks in while random daemons are SIGKILLed.
+        .target(
+            name: "ChaosCore",
+            dependencies: ["LeadlineRPC", "LeadlineHTTP", "LeadlineTestSupport", "LeadlineTestDoubles"] + nio),
+        .executableTarget(name: "leadline-chaos", dependencies: ["ChaosCore", "LeadlineTestSupport", argumentParser]),
         .testTarget(
             name: "LeadlineRPCTests",
             dependencies: ["LeadlineRPC", "LeadlineTestSupport", .product(name: "NIOEmbedded", package: "swift-nio")]),

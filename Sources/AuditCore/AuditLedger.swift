@@ -14,6 +14,7 @@ public final class AuditLedger: Sendable {
         var subject: String
         var outcome: String
         var details: String
+        var spool: (id: String, seq: Int64)?
     }
 
     let storage: Storage
@@ -52,9 +53,15 @@ public final class AuditLedger: Sendable {
                     "events[\(index)].details has a key named '\(key)': send personal data only as a keyed hash "
                         + "(e.g. \(key)Hash), never the value")
             }
+            var spool: (id: String, seq: Int64)?
+            switch (event.spoolId, event.spoolSeq) {
+            case (let id?, let seq?): spool = (id, seq)
+            case (nil, nil): spool = nil
+            default: throw RPCError.invalidParams("param 'events[\(index)]' needs spoolId and spoolSeq together")
+            }
             return PreparedEvent(
                 time: time, action: event.action, subject: event.subject, outcome: event.outcome,
-                details: CanonicalEncoding.json(details))
+                details: CanonicalEncoding.json(details), spool: spool)
         }
     }
 
@@ -77,10 +84,50 @@ public final class AuditLedger: Sendable {
         let signer = self.signer
         let every = checkpointEveryEvents
         let now = AuditTime.format(clock.now())
-        let (first, last) = try await storage.groupedWrite { db in
-            try Self.chain(prepared, actor: actor, signer: signer, checkpointEvery: every, now: now, in: db)
+        let (fresh, first, last) = try await storage.groupedWrite { db in
+            let fresh = try Self.droppingResends(prepared, in: db)
+            guard !fresh.isEmpty else {
+                let head = try Self.head(in: db).0
+                return (0, head + 1, head)
+            }
+            let (first, last) = try Self.chain(
+                fresh, actor: actor, signer: signer, checkpointEvery: every, now: now, in: db)
+            return (fresh.count, first, last)
         }
-        return AppendEvents.Result(appended: prepared.count, firstSeq: first, lastSeq: last)
+        return AppendEvents.Result(
+            appended: fresh, skipped: fresh == prepared.count ? nil : prepared.count - fresh, firstSeq: first,
+            lastSeq: last)
+    }
+
+    /// A spool forwards in order and deletes only what was acknowledged, so an event at or below
+    /// the highest spoolSeq appended from its spool is a resend whose answer was lost. Runs in the
+    /// append's transaction: the marks move exactly when the events are chained.
+    static func droppingResends(_ events: [PreparedEvent], in db: Database) throws -> [PreparedEvent] {
+        var marks: [String: Int64] = [:]
+        var fresh: [PreparedEvent] = []
+        for event in events {
+            guard let spool = event.spool else {
+                fresh.append(event)
+                continue
+            }
+            if marks[spool.id] == nil {
+                marks[spool.id] =
+                    try Int64.fetchOne(
+                        db, sql: "SELECT last_seq FROM spool_marks WHERE spool_id = ?", arguments: [spool.id])
+                    ?? 0
+            }
+            guard spool.seq > marks[spool.id]! else { continue }
+            marks[spool.id] = spool.seq
+            fresh.append(event)
+        }
+        for (id, seq) in marks {
+            try db.execute(
+                sql: """
+                    INSERT INTO spool_marks (spool_id, last_seq) VALUES (?, ?)
+                    ON CONFLICT(spool_id) DO UPDATE SET last_seq = max(last_seq, excluded.last_seq)
+                    """, arguments: [id, seq])
+        }
+        return fresh
     }
 
     /// Appends inside the caller's transaction and re-signs the head; checkpoints when due.

@@ -11,15 +11,21 @@ public struct IncomingAuditEvent: Codable, Sendable, Hashable {
     public var subject: String
     public var outcome: String
     public var details: [String: JSONValue]?
+    /// Where a daemon's audit spool sent it from: resends are recognized by these two.
+    public var spoolId: String?
+    public var spoolSeq: Int64?
 
     public init(
-        time: String? = nil, action: String, subject: String, outcome: String, details: [String: JSONValue]? = nil
+        time: String? = nil, action: String, subject: String, outcome: String, details: [String: JSONValue]? = nil,
+        spoolId: String? = nil, spoolSeq: Int64? = nil
     ) {
         self.time = time
         self.action = action
         self.subject = subject
         self.outcome = outcome
         self.details = details
+        self.spoolId = spoolId
+        self.spoolSeq = spoolSeq
     }
 }
 
@@ -44,6 +50,8 @@ public enum AppendEvents: RPCMethod {
     }
     public struct Result: Codable, Sendable {
         public var appended: Int
+        /// Resent spool events already in the chain; absent when none.
+        public var skipped: Int?
         public var firstSeq: Int64
         public var lastSeq: Int64
     }

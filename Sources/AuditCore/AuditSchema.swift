@@ -6,6 +6,7 @@ import LeadlineStorage
 /// - chain_head: the last seq and hash, signed on every append, so that removing or forging
 ///   events after the latest checkpoint is detected too.
 /// - anchor: where the chain resumes after retention pruned its beginning, signed.
+/// - spool_marks: per daemon audit spool, the highest spoolSeq appended (resends are skipped).
 enum AuditSchema {
     static let migrations: [Storage.Migration] = [
         Storage.Migration("audit-v1") { db in
@@ -43,6 +44,11 @@ enum AuditSchema {
                         signature TEXT NOT NULL
                     );
                     """)
-        }
+        },
+        // The highest spoolSeq appended from each daemon's audit spool: resends are skipped.
+        Storage.Migration("audit-v2-spool-marks") { db in
+            try db.execute(
+                sql: "CREATE TABLE spool_marks (spool_id TEXT PRIMARY KEY, last_seq INTEGER NOT NULL) WITHOUT ROWID")
+        },
     ]
 }

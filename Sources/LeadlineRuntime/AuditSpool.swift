@@ -41,6 +41,14 @@ public final class AuditSpool: Sendable {
             sql: "CREATE TABLE audit_spool (id INTEGER PRIMARY KEY AUTOINCREMENT, event TEXT NOT NULL)")
     }
 
+    /// The spool's own random id, made once per database: with the row id (AUTOINCREMENT, never
+    /// reused) it names each event, so the audit daemon recognizes a batch sent twice.
+    public static let identityMigration = Storage.Migration("audit-spool-identity-v1") { db in
+        try db.execute(sql: "CREATE TABLE audit_spool_identity (id TEXT NOT NULL)")
+        try db.execute(
+            sql: "INSERT INTO audit_spool_identity (id) VALUES (?)", arguments: [UUID().uuidString.lowercased()])
+    }
+
     private let storage: Storage
     private let client: RPCClient
     private let logger: Logger
@@ -83,9 +91,20 @@ public final class AuditSpool: Sendable {
         let batch: [(Int64, JSONValue)]
         do {
             batch = try await storage.read { db in
-                try Row.fetchAll(db, sql: "SELECT id, event FROM audit_spool ORDER BY id LIMIT 500").map { row in
+                let spoolID = try String.fetchOne(db, sql: "SELECT id FROM audit_spool_identity")
+                return try Row.fetchAll(db, sql: "SELECT id, event FROM audit_spool ORDER BY id LIMIT 500").map { row in
                     let text: String = row["event"]
-                    return (row["id"], try JSONCoding.parse(Array(text.utf8)))
+                    let id: Int64 = row["id"]
+                    // If the answer to this append is lost (either side killed), the batch is sent
+                    // again: spoolId and spoolSeq let the audit daemon skip what it already has.
+                    guard case .object(var event) = try JSONCoding.parse(Array(text.utf8)) else {
+                        throw RuntimeError("a spooled audit event is not an object")
+                    }
+                    if let spoolID {
+                        event["spoolId"] = .string(spoolID)
+                        event["spoolSeq"] = .int(id)
+                    }
+                    return (id, .object(event))
                 }
             }
         } catch {

@@ -56,7 +56,12 @@ public final class DaemonContext: Sendable {
 
     /// Opens this daemon's database with its migrations plus the audit spool's.
     public func openStorage(migrations: [Storage.Migration], withAuditSpool: Bool = true) throws -> Storage {
-        try Storage(path: databasePath, migrations: (withAuditSpool ? [AuditSpool.migration] : []) + migrations)
+        // The identity comes after the daemon's own migrations: databases made before it existed
+        // keep their order of applied migrations.
+        try Storage(
+            path: databasePath,
+            migrations: withAuditSpool
+                ? [AuditSpool.migration] + migrations + [AuditSpool.identityMigration] : migrations)
     }
 
     public func auditSpool(storage: Storage) -> AuditSpool {

@@ -11,10 +11,11 @@ public final class ChildProcess: @unchecked Sendable {
     private let lock = NSLock()
     private var status: Int32?
 
-    /// Starts `path` with `arguments`; stdout and stderr append to `logPath`.
+    /// Starts `path` with `arguments`; stdout and stderr append to `logPath`. `passing` becomes
+    /// the child's fds 3, 4, … in order (as systemd passes sockets); no other fd of ours leaks in.
     public init(
         path: String, arguments: [String], environment: [String: String]? = nil, logPath: String,
-        errorPath: String? = nil, inputPath: String? = nil
+        errorPath: String? = nil, inputPath: String? = nil, passing descriptors: [Int32] = []
     ) throws {
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
@@ -26,6 +27,12 @@ public final class ChildProcess: @unchecked Sendable {
         } else {
             posix_spawn_file_actions_adddup2(&actions, 1, 2)
         }
+        for (index, descriptor) in descriptors.enumerated() {
+            // A source below the first target could be overwritten by an earlier dup2.
+            precondition(descriptor >= 3 + Int32(descriptors.count), "pass descriptors above the target range")
+            posix_spawn_file_actions_adddup2(&actions, descriptor, 3 + Int32(index))
+        }
+        ChildProcess.closeOthers(from: 3 + Int32(descriptors.count), in: &actions)
         let argv = ([path] + arguments).map { strdup($0) } + [nil]
         defer { argv.forEach { free($0) } }
         let env = (environment ?? ProcessInfo.processInfo.environment).map { strdup("\($0.key)=\($0.value)") } + [nil]
@@ -46,6 +53,20 @@ public final class ChildProcess: @unchecked Sendable {
         let result = posix_spawn(&child, path, &actions, &attributes, argv, env)
         guard result == 0 else { throw TestStackError("posix_spawn \(path): \(String(cString: strerror(result)))") }
         pid = child
+    }
+
+    private typealias CloseFrom = @convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32
+
+    /// glibc's posix_spawn_file_actions_addclosefrom_np (2.34+) is not in Swift's Glibc module:
+    /// looked up at run time. Without it, only our CLOEXEC flags keep fds out of the child.
+    private static let closeFrom: CloseFrom? = {
+        guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "posix_spawn_file_actions_addclosefrom_np")
+        else { return nil }
+        return unsafeBitCast(symbol, to: CloseFrom.self)
+    }()
+
+    private static func closeOthers(from first: Int32, in actions: inout posix_spawn_file_actions_t) {
+        _ = closeFrom?(&actions, first)
     }
 
     /// Nil while running; the raw wait status once exited.

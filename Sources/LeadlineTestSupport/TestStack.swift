@@ -99,13 +99,9 @@ public final class TestStack: @unchecked Sendable {
             names += ":webhook"
         }
         arguments.append("--fdname=\(names)")
-        var variables = [
-            "LEADLINE_CONFIG": configPath, "CREDENTIALS_DIRECTORY": credentialsDir, "LEADLINE_CHECK_RESULTS": "1",
-            "PATH": "/usr/bin:/bin", "HOME": root,
-        ]
-        variables.merge(environment) { $1 }
-        variables.merge(extraEnvironment) { $1 }
-        for (key, value) in variables.sorted(by: { $0.key < $1.key }) { arguments += ["-E", "\(key)=\(value)"] }
+        for (key, value) in daemonEnvironment(extraEnvironment).sorted(by: { $0.key < $1.key }) {
+            arguments += ["-E", "\(key)=\(value)"]
+        }
         arguments.append("\(TestStack.binDirectory)/leadline-\(service)")
 
         let logOffset = log(service).utf8.count
@@ -124,6 +120,17 @@ public final class TestStack: @unchecked Sendable {
             }
         }
         return process
+    }
+
+    /// What a daemon of this stack runs with (besides the LISTEN_* variables).
+    public func daemonEnvironment(_ extra: [String: String] = [:]) -> [String: String] {
+        var variables = [
+            "LEADLINE_CONFIG": configPath, "CREDENTIALS_DIRECTORY": credentialsDir, "LEADLINE_CHECK_RESULTS": "1",
+            "PATH": "/usr/bin:/bin", "HOME": root,
+        ]
+        variables.merge(environment) { $1 }
+        variables.merge(extra) { $1 }
+        return variables
     }
 
     public func logPath(_ service: String) -> String { "\(root)/\(service).log" }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import LeadlineTestSupport
 
 /// `make bench`: every number next to a baseline measured in the same run on the same machine,
 /// reported as a ratio, because these machines are shared and absolute numbers drift.
@@ -31,7 +32,12 @@ struct Bench: AsyncParsableCommand {
         let text = table.render()
         print(text)
         if let report {
-            try BenchTable.document(body: text).write(toFile: report, atomically: true, encoding: .utf8)
+            var document = BenchTable.document(body: text)
+            let previous = (try? String(contentsOfFile: report, encoding: .utf8)) ?? ""
+            if let crashTest = MarkdownReport.section(MarkdownReport.crashTestTitle, in: previous) {
+                document = MarkdownReport.replacingSection(MarkdownReport.crashTestTitle, in: document, with: crashTest)
+            }
+            try document.write(toFile: report, atomically: true, encoding: .utf8)
             print("report written to \(report)")
         }
     }

@@ -1,4 +1,3 @@
-import Crypto
 import Foundation
 import LeadlineRPC
 import LeadlineTestDoubles
@@ -79,17 +78,13 @@ struct WebhookBench {
 
     /// Raw HTTP/1.1 requests, each a distinct leadgen id, signed as Meta signs them.
     private func writeRequests(to path: String, count: Int, secret: String, port: Int) throws {
-        let key = SymmetricKey(data: Data(secret.utf8))
         var out = Data()
         let base: UInt64 = 700_000_000_000_000
         for index in 0..<count {
-            let body = Data(
-                #"{"object":"page","entry":[{"id":"153125381133","time":1764583200,"changes":[{"field":"leadgen","value":{"leadgen_id":"\#(base + UInt64(index))","page_id":"153125381133","form_id":"555555555555","created_time":1764583200}}]}]}"#
-                    .utf8)
-            let signature = HMAC<SHA256>.authenticationCode(for: body, using: key).map { String(format: "%02x", $0) }
-                .joined()
+            let body = MetaWebhook.body(leadgenIDs: [String(base + UInt64(index))])
+            let signature = MetaWebhook.signature(of: body, appSecret: secret)
             var request = Data(
-                "POST /webhooks/meta HTTP/1.1\r\nHost: 127.0.0.1:\(port)\r\nContent-Type: application/json\r\nX-Hub-Signature-256: sha256=\(signature)\r\nContent-Length: \(body.count)\r\n\r\n"
+                "POST /webhooks/meta HTTP/1.1\r\nHost: 127.0.0.1:\(port)\r\nContent-Type: application/json\r\nX-Hub-Signature-256: \(signature)\r\nContent-Length: \(body.count)\r\n\r\n"
                     .utf8)
             request.append(body)
             out.append(Data("\(request.count)\n".utf8))

@@ -42,6 +42,39 @@ import Testing
         audit.stack.removeFiles()
     }
 
+    /// A spool whose append was applied but not acknowledged (audit or the spooling daemon
+    /// killed in between) sends the batch again: found by the crash test as events recorded twice.
+    @Test func aResentSpoolBatchIsAppendedOnce() async throws {
+        let audit = try AuditFixture()
+        func spooled(_ seqs: ClosedRange<Int64>, spool: String = "spool-a") -> JSONValue {
+            .array(
+                seqs.map {
+                    [
+                        "action": "router.enqueueLead", "subject": .string("lead-\($0)"), "outcome": "accepted",
+                        "spoolId": .string(spool), "spoolSeq": .int($0),
+                    ]
+                })
+        }
+        #expect(try await audit.client.call("audit.append", params: ["events": spooled(1...3)])["appended"] == 3)
+        let resent = try await audit.client.call("audit.append", params: ["events": spooled(1...3)])
+        #expect(resent == ["appended": 0, "skipped": 3, "firstSeq": 4, "lastSeq": 3])
+        // A resend that overlaps new events appends only the new ones; other spools are apart.
+        let overlapping = try await audit.client.call("audit.append", params: ["events": spooled(2...5)])
+        #expect(overlapping == ["appended": 2, "skipped": 2, "firstSeq": 4, "lastSeq": 5])
+        let other = try await audit.client.call("audit.append", params: ["events": spooled(1...1, spool: "spool-b")])
+        #expect(other == ["appended": 1, "firstSeq": 6, "lastSeq": 6])
+        let half = await audit.client.expectError(
+            "audit.append", params: ["events": [["action": "a.b", "subject": "", "outcome": "ok", "spoolSeq": 9]]])
+        #expect(half?.code == -32602)
+
+        #expect(
+            try await audit.query().compactMap { $0["subject"]?.stringValue } == (1...5).map { "lead-\($0)" } + [
+                "lead-1"
+            ])
+        #expect(try await audit.client.call("audit.verify") == ["ok": true, "events": 6, "checkpoints": 0])
+        audit.stack.removeFiles()
+    }
+
     @Test func rejectedBatchesAppendNothing() async throws {
         let audit = try AuditFixture()
         try await audit.appendEvents(2)

@@ -15,7 +15,8 @@ import Testing
         let folder = NSTemporaryDirectory() + "leadline-rotation-\(UUID().uuidString)"
         defer { try? FileManager.default.removeItem(atPath: folder) }
         let storage = try Storage(
-            path: "\(folder)/vault.sqlite", migrations: [AuditSpool.migration] + VaultSchema.migrations)
+            path: "\(folder)/vault.sqlite",
+            migrations: [AuditSpool.migration] + VaultSchema.migrations + [AuditSpool.identityMigration])
         let keyring = Keyring(masterKey: SymmetricKey(size: .bits256))
         try await storage.write { db in try keyring.load(from: db) }
         let logger = Logger(label: "test")
