@@ -5,7 +5,8 @@ import LeadlineRPC
 /// lower-cased, phone in E.164 when the country is known, names split. Meta's standard
 /// questions map to lead fields; every other question goes to `custom`. The raw object is kept
 /// untouched beside the result.
-enum LeadNormalizer {
+/// Package-visible so the fuzzer (leadline-fuzz) normalizes hostile Graph answers with this code.
+package enum LeadNormalizer {
     /// Meta's standard field names -> canonical field names.
     static let metaStandardFields: [String: String] = [
         "email": "email", "full_name": "fullName", "first_name": "firstName", "last_name": "lastName",
@@ -26,7 +27,7 @@ enum LeadNormalizer {
     ]
 
     /// A Graph API lead object and what the webhook said about it -> a canonical lead.
-    static func fromGraph(
+    package static func fromGraph(
         _ raw: JSONValue, leadID: String, change: LeadgenChange, receivedAt: String
     ) -> Lead {
         var answers: [(name: String, values: [String])] = []

@@ -15,18 +15,19 @@ public struct LeadgenChange: Sendable, Hashable {
 /// The leadgen changes of a webhook body. Every entry and every change is looked at; changes of
 /// other fields (feed, ...) and changes without a usable leadgen id are skipped, not refused,
 /// because refusing would make Meta retry the whole batch for 36 hours.
-struct WebhookPayload {
-    enum ParseError: Error {
+/// Package-visible so the fuzzer (leadline-fuzz) runs the daemon's own parser.
+package struct WebhookPayload {
+    package enum ParseError: Error {
         case notJSON
         case notAnObject
     }
 
-    var changes: [LeadgenChange]
-    var skipped: Int
+    package var changes: [LeadgenChange]
+    package var skipped: Int
 
     /// Parsed with JSONSerialization rather than the wire layer's JSONValue decoder: this runs
     /// once per webhook on the hot path, and the Codable route costs several times as much.
-    static func parse(_ body: [UInt8]) throws(ParseError) -> WebhookPayload {
+    package static func parse(_ body: [UInt8]) throws(ParseError) -> WebhookPayload {
         let parsed: Any
         do {
             parsed = try JSONSerialization.jsonObject(with: Data(body))
