@@ -53,7 +53,7 @@ package struct WebhookPayload {
                     LeadgenChange(
                         leadgenID: leadgenID, pageID: pageID, formID: optionalID("form_id"), adID: optionalID("ad_id"),
                         adgroupID: optionalID("adgroup_id"),
-                        createdTime: (value["created_time"] as? NSNumber)?.int64Value))
+                        createdTime: unixSeconds(value["created_time"])))
             }
         }
         return WebhookPayload(changes: changes, skipped: skipped)
@@ -66,6 +66,15 @@ package struct WebhookPayload {
         let double = number.doubleValue
         guard double.rounded() == double, abs(double) < 1e18 else { return nil }
         return String(number.int64Value)
+    }
+
+    /// Meta's created_time: whole seconds in `Timestamp.plausibleSeconds`, else unknown. NSNumber's
+    /// int64Value would turn 1e300 or 2^64-1 into garbage rather than refuse it.
+    static func unixSeconds(_ value: Any?) -> Int64? {
+        guard let seconds = (value as? NSNumber)?.doubleValue, seconds.rounded() == seconds,
+            Timestamp.plausibleSeconds.contains(seconds)
+        else { return nil }
+        return Int64(seconds)
     }
 
     /// Ids end up in Graph API paths and vault secret names: digits, letters, '_' and '-' only.

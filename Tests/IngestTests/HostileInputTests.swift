@@ -1,0 +1,43 @@
+import Foundation
+import LeadlineRPC
+import Testing
+
+@testable import IngestCore
+
+/// Inputs `make fuzz` found (webhook and graph targets): each made a lead the router refuses,
+/// which handoff would retry for ever. Now the bad value is dropped and a sound one used instead.
+@Suite struct HostileInputTests {
+    static let receivedAt = "2026-11-23T10:13:10.000Z"
+
+    static func change(_ value: String) throws -> LeadgenChange {
+        let body = #"{"entry":[{"id":"1","changes":[{"field":"leadgen","value":{\#(value)}}]}]}"#
+        return try #require(try WebhookPayload.parse(Array(body.utf8)).changes.first)
+    }
+
+    @Test(arguments: ["176000000000003900192", "1e300", "18446744073709551615", "-1", "253402300800", "1.5"])
+    func webhookCreatedTimesOutsideTheYears1970To9999AreUnknown(createdTime: String) throws {
+        let change = try Self.change(#""leadgen_id":"2","created_time":\#(createdTime)"#)
+        #expect(change.createdTime == nil)
+        let lead = LeadNormalizer.fromGraph([:], leadID: "ld_1", change: change, receivedAt: Self.receivedAt)
+        #expect(lead.createdAt == Self.receivedAt)
+    }
+
+    @Test func theLastSecondOfTheYear9999IsStillATime() throws {
+        let change = try Self.change(#""leadgen_id":"2","created_time":253402300799"#)
+        #expect(change.createdTime == 253_402_300_799)
+        let lead = LeadNormalizer.fromGraph([:], leadID: "ld_1", change: change, receivedAt: Self.receivedAt)
+        #expect(lead.createdAt == "9999-12-31T23:59:59.000Z")
+    }
+
+    @Test(arguments: ["20216-1-23T10:14:55+0000", "1013-11-23T09:02:00+0000"])
+    func graphCreatedTimesOutsideTheYears1970To9999AreUnknown(createdTime: String) throws {
+        #expect(Timestamp.parse(createdTime) == nil)
+        let change = try Self.change(#""leadgen_id":"2","created_time":1763900190"#)
+        let raw: JSONValue = ["created_time": .string(createdTime)]
+        let lead = LeadNormalizer.fromGraph(raw, leadID: "ld_1", change: change, receivedAt: Self.receivedAt)
+        #expect(lead.createdAt == "2025-11-23T12:16:30.000Z")
+        #expect(
+            LeadgenChange(listedLead: ["id": "3", "created_time": raw["created_time"]!], pageID: "1", formID: "4")?
+                .createdTime == nil)
+    }
+}
