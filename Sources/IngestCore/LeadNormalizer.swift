@@ -55,16 +55,17 @@ package enum LeadNormalizer {
             return Lead.Consent(key: String(key.prefix(500)), checked: checked)
         }
 
-        let adID = idString(raw["ad_id"]) ?? change.adID
+        let adID = safeIDString(raw["ad_id"]) ?? change.adID
         let isOrganic = raw["is_organic"]?.boolValue ?? (adID == nil)
         let createdAt =
             raw["created_time"]?.stringValue.flatMap(Timestamp.parse).map(Timestamp.format)
             ?? change.createdTime.map { Timestamp.format(Date(timeIntervalSince1970: TimeInterval($0))) } ?? receivedAt
         let source = Lead.Source(
             platform: raw["platform"]?.stringValue == "ig" ? "instagram" : "facebook",
-            pageId: change.pageID, formId: idString(raw["form_id"]) ?? change.formID ?? "unknown",
-            adId: isOrganic ? nil : adID, adsetId: isOrganic ? nil : (idString(raw["adset_id"]) ?? change.adgroupID),
-            campaignId: isOrganic ? nil : idString(raw["campaign_id"]),
+            pageId: change.pageID, formId: safeIDString(raw["form_id"]) ?? change.formID ?? "unknown",
+            adId: isOrganic ? nil : adID,
+            adsetId: isOrganic ? nil : (safeIDString(raw["adset_id"]) ?? change.adgroupID),
+            campaignId: isOrganic ? nil : safeIDString(raw["campaign_id"]),
             externalId: change.leadgenID, isOrganic: isOrganic)
         return Lead(
             id: leadID, source: source, createdAt: createdAt, receivedAt: receivedAt,
@@ -146,6 +147,12 @@ package enum LeadNormalizer {
 
     static func trim(_ text: String) -> String {
         text.trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    /// An id from a Graph answer, kept only when it is one the webhook parser would keep: the
+    /// lead schema wants source ids without spaces and short, and the router refuses any other.
+    static func safeIDString(_ value: JSONValue?) -> String? {
+        idString(value).flatMap { WebhookPayload.isSafeID($0) ? $0 : nil }
     }
 
     /// Meta ids arrive as strings or numbers; Leadline keeps strings.

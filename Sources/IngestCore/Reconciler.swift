@@ -153,8 +153,8 @@ extension LeadgenChange {
             Int64($0.timeIntervalSince1970)
         }
         self.init(
-            leadgenID: id, pageID: pageID, formID: LeadNormalizer.idString(raw["form_id"]) ?? formID,
-            adID: LeadNormalizer.idString(raw["ad_id"]), adgroupID: LeadNormalizer.idString(raw["adset_id"]),
+            leadgenID: id, pageID: pageID, formID: LeadNormalizer.safeIDString(raw["form_id"]) ?? formID,
+            adID: LeadNormalizer.safeIDString(raw["ad_id"]), adgroupID: LeadNormalizer.safeIDString(raw["adset_id"]),
             createdTime: created)
     }
 }

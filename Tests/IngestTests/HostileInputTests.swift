@@ -40,4 +40,21 @@ import Testing
             LeadgenChange(listedLead: ["id": "3", "created_time": raw["created_time"]!], pageID: "1", formID: "4")?
                 .createdTime == nil)
     }
+
+    @Test func graphIdsThatAreNotPlainTokensGiveWayToTheWebhooks() throws {
+        let change = try Self.change(#""leadgen_id":"2","form_id":"3","ad_id":"4","adgroup_id":"5""#)
+        let raw: JSONValue = [
+            "form_id": "55 5555", "ad_id": .string(String(repeating: "6", count: 201)), "adset_id": "7/8",
+            "campaign_id": "9\t9", "is_organic": false,
+        ]
+        let source = LeadNormalizer.fromGraph(raw, leadID: "ld_1", change: change, receivedAt: Self.receivedAt).source
+        #expect(source.formId == "3")
+        #expect(source.adId == "4")
+        #expect(source.adsetId == "5")
+        #expect(source.campaignId == nil)
+        let listed = try #require(
+            LeadgenChange(listedLead: ["id": "10", "form_id": "55 5555", "ad_id": "a b"], pageID: "1", formID: "3"))
+        #expect(listed.formID == "3")
+        #expect(listed.adID == nil)
+    }
 }
