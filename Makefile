@@ -123,6 +123,7 @@ uninstall:
 # are seeded whole (as reconciliation reads them) and split into leads (as a single fetch answers).
 # Swift's backtracer is off: under ASan it reports its own stack reads, burying the real finding.
 # Leaks inside TOMLKit are suppressed (Tests/fuzz/lsan-suppressions.txt says why); others count.
+# Every target runs even after another one's finding, so one bug cannot hide the next.
 fuzz: deps
 	LEADLINE_FUZZ=1 $(SWIFT) build --scratch-path $(FUZZ_DIR) --product leadline-fuzz
 	mkdir -p $(FUZZ_DIR)/corpus/rpc $(FUZZ_DIR)/corpus/config $(FUZZ_DIR)/corpus/webhook $(FUZZ_DIR)/corpus/graph \
@@ -137,11 +138,12 @@ fuzz: deps
 	for f in $(SHARED)/fixtures/meta/graph-form-leads-page*.json; do python3 -c 'import json,sys; \
 		[open("%s/%s-%d.json" % (sys.argv[2], sys.argv[3], i), "w").write(json.dumps(lead)) for i, lead in enumerate(json.load(open(sys.argv[1]))["data"])]' \
 		$$f $(FUZZ_DIR)/corpus/graph $$(basename $$f .json); done
-	for t in rpc config webhook graph; do \
+	failed=""; for t in rpc config webhook graph; do \
 		SWIFT_BACKTRACE=enable=no LSAN_OPTIONS=suppressions=$(CURDIR)/Tests/fuzz/lsan-suppressions.txt:print_suppressions=0 \
 		LEADLINE_FUZZ_TARGET=$$t $(FUZZ_DIR)/debug/leadline-fuzz $(FUZZ_DIR)/corpus/$$t -max_total_time=$(FUZZ_SECONDS) \
-			-max_len=65536 -artifact_prefix=$(FUZZ_DIR)/findings/$$t- -print_final_stats=1 || exit 1; \
-	done
+			-max_len=65536 -artifact_prefix=$(FUZZ_DIR)/findings/$$t- -print_final_stats=1 || failed="$$failed $$t"; \
+	done; \
+	if [ -n "$$failed" ]; then echo "fuzz: findings for$$failed in $(FUZZ_DIR)/findings"; exit 1; fi
 	@echo "fuzz: no crashes (findings would be in $(FUZZ_DIR)/findings)"
 
 clean:

@@ -57,4 +57,9 @@ import Testing
         #expect(listed.formID == "3")
         #expect(listed.adID == nil)
     }
+
+    @Test func aPlusInsideAPhoneNumberLeavesOnlyItsDigits() {
+        #expect(PhoneNumber.normalize("8 (912) 345-67+-89", country: nil) == "89123456789")
+        #expect(PhoneNumber.normalize("8 (912) 345-67-89", country: nil) == "8 (912) 345-67-89")
+    }
 }
