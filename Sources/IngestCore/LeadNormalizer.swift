@@ -86,7 +86,9 @@ package enum LeadNormalizer {
         for (key, value) in input {
             let trimmed = trim(value)
             if trimmed.isEmpty { continue }
-            fields[key] = String(trimmed.prefix(1000))
+            // Trimmed again after the cut: a cut at a space would end the answer with one, which
+            // the lead schema (and so the router) refuses.
+            fields[key] = trim(String(trimmed.prefix(1000)))
         }
         if let country = fields["country"] { fields["country"] = normalizeCountry(country) }
         if let email = fields["email"] {
@@ -132,9 +134,12 @@ package enum LeadNormalizer {
     /// Trimmed and lower-cased; nil when it is not a plausible address.
     static func normalizeEmail(_ input: String) -> String? {
         let email = trim(input).lowercased()
-        let parts = email.split(separator: "@", omittingEmptySubsequences: false)
-        guard parts.count == 2, !parts[0].isEmpty, parts[1].contains("."), !parts[1].hasPrefix("."),
-            !parts[1].hasSuffix("."), email.count <= 320, !email.contains(where: \.isWhitespace)
+        // Scalar by scalar, as the lead schema's pattern reads it: one Character can hide a space
+        // or an '@' behind a prepended or combining mark ("a\u{600} b@c.de").
+        let scalars = email.unicodeScalars
+        let parts = scalars.split(separator: "@", omittingEmptySubsequences: false)
+        guard parts.count == 2, !parts[0].isEmpty, parts[1].contains("."), parts[1].first != ".",
+            parts[1].last != ".", email.count <= 320, !scalars.contains(where: \.properties.isWhitespace)
         else { return nil }
         return email
     }

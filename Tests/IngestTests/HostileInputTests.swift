@@ -62,4 +62,16 @@ import Testing
         #expect(PhoneNumber.normalize("8 (912) 345-67+-89", country: nil) == "89123456789")
         #expect(PhoneNumber.normalize("8 (912) 345-67-89", country: nil) == "8 (912) 345-67-89")
     }
+
+    @Test func anAnswerCutToItsMaximumLengthDoesNotEndWithTheSpaceItWasCutAt() {
+        let long = String(repeating: "a", count: 999) + " " + String(repeating: "b", count: 10)
+        let city = LeadNormalizer.normalizeFields(["city": long]).fields["city"]
+        #expect(city == String(repeating: "a", count: 999))
+    }
+
+    @Test(arguments: ["a\u{600} b@c.de", "a@b@\u{301}c.de"])
+    func anEmailHidingASpaceOrASecondAtInsideACharacterIsNoAddress(email: String) {
+        #expect(LeadNormalizer.normalizeEmail(email) == nil)
+        #expect(LeadNormalizer.normalizeEmail(" A.B@Example.ORG ") == "a.b@example.org")
+    }
 }
