@@ -134,14 +134,16 @@ let package = Package(
 // AddressSanitizer on the modules that parse untrusted input. Never part of a normal build.
 if ProcessInfo.processInfo.environment["LEADLINE_FUZZ"] == "1" {
     let sanitize: [SwiftSetting] = [.unsafeFlags(["-sanitize=fuzzer,address"])]
-    for target in package.targets where ["LeadlineRPC", "LeadlineConfig", "LeadlineRuntime"].contains(target.name) {
+    let fuzzed = ["LeadlineRPC", "LeadlineConfig", "LeadlineRuntime", "IngestCore"]
+    for target in package.targets where fuzzed.contains(target.name) {
         target.swiftSettings = (target.swiftSettings ?? []) + sanitize
     }
     package.targets.append(
         .executableTarget(
             name: "leadline-fuzz",
             dependencies: [
-                "LeadlineRPC", "LeadlineConfig", "LeadlineRuntime", .product(name: "NIOEmbedded", package: "swift-nio"),
+                "LeadlineRPC", "LeadlineConfig", "LeadlineRuntime", "IngestCore",
+                .product(name: "NIOEmbedded", package: "swift-nio"),
             ],
             swiftSettings: [.unsafeFlags(["-sanitize=fuzzer,address", "-parse-as-library"])],
             // SwiftPM supplies its own main, which hands over to libFuzzer's driver: link the

@@ -86,8 +86,18 @@ enum Timestamp {
 
     static func format(_ date: Date) -> String { AuditEvent.timestamp(date) }
 
-    /// Parses RFC 3339 with or without fractional seconds, and Graph's "+0000" offsets.
+    /// Unix seconds a lead can have been created at: 1970 to the end of 9999. Outside it, format
+    /// writes years RFC 3339 has no room for ("-4712-…", "20216-…"), which the lead schema, and so
+    /// the router, refuses: handoff would then retry that lead for ever.
+    static let plausibleSeconds: ClosedRange<Double> = 0...253_402_300_799
+
+    /// Parses RFC 3339 with or without fractional seconds, and Graph's "+0000" offsets; nil for
+    /// times outside `plausibleSeconds`, which the lenient ISO 8601 parser would let through.
     static func parse(_ text: String) -> Date? {
+        parseAnyYear(text).flatMap { plausibleSeconds.contains($0.timeIntervalSince1970) ? $0 : nil }
+    }
+
+    private static func parseAnyYear(_ text: String) -> Date? {
         if let date = RFC3339.parse(text) { return date }
         // Graph writes 2026-11-23T10:13:10+0000: put the colon RFC 3339 wants into the offset.
         let characters = Array(text)

@@ -5,7 +5,8 @@ import LeadlineRPC
 /// lower-cased, phone in E.164 when the country is known, names split. Meta's standard
 /// questions map to lead fields; every other question goes to `custom`. The raw object is kept
 /// untouched beside the result.
-enum LeadNormalizer {
+/// Package-visible so the fuzzer (leadline-fuzz) normalizes hostile Graph answers with this code.
+package enum LeadNormalizer {
     /// Meta's standard field names -> canonical field names.
     static let metaStandardFields: [String: String] = [
         "email": "email", "full_name": "fullName", "first_name": "firstName", "last_name": "lastName",
@@ -26,7 +27,7 @@ enum LeadNormalizer {
     ]
 
     /// A Graph API lead object and what the webhook said about it -> a canonical lead.
-    static func fromGraph(
+    package static func fromGraph(
         _ raw: JSONValue, leadID: String, change: LeadgenChange, receivedAt: String
     ) -> Lead {
         var answers: [(name: String, values: [String])] = []
@@ -54,16 +55,17 @@ enum LeadNormalizer {
             return Lead.Consent(key: String(key.prefix(500)), checked: checked)
         }
 
-        let adID = idString(raw["ad_id"]) ?? change.adID
+        let adID = safeIDString(raw["ad_id"]) ?? change.adID
         let isOrganic = raw["is_organic"]?.boolValue ?? (adID == nil)
         let createdAt =
             raw["created_time"]?.stringValue.flatMap(Timestamp.parse).map(Timestamp.format)
             ?? change.createdTime.map { Timestamp.format(Date(timeIntervalSince1970: TimeInterval($0))) } ?? receivedAt
         let source = Lead.Source(
             platform: raw["platform"]?.stringValue == "ig" ? "instagram" : "facebook",
-            pageId: change.pageID, formId: idString(raw["form_id"]) ?? change.formID ?? "unknown",
-            adId: isOrganic ? nil : adID, adsetId: isOrganic ? nil : (idString(raw["adset_id"]) ?? change.adgroupID),
-            campaignId: isOrganic ? nil : idString(raw["campaign_id"]),
+            pageId: change.pageID, formId: safeIDString(raw["form_id"]) ?? change.formID ?? "unknown",
+            adId: isOrganic ? nil : adID,
+            adsetId: isOrganic ? nil : (safeIDString(raw["adset_id"]) ?? change.adgroupID),
+            campaignId: isOrganic ? nil : safeIDString(raw["campaign_id"]),
             externalId: change.leadgenID, isOrganic: isOrganic)
         return Lead(
             id: leadID, source: source, createdAt: createdAt, receivedAt: receivedAt,
@@ -84,7 +86,9 @@ enum LeadNormalizer {
         for (key, value) in input {
             let trimmed = trim(value)
             if trimmed.isEmpty { continue }
-            fields[key] = String(trimmed.prefix(1000))
+            // Trimmed again after the cut: a cut at a space would end the answer with one, which
+            // the lead schema (and so the router) refuses.
+            fields[key] = trim(String(trimmed.prefix(1000)))
         }
         if let country = fields["country"] { fields["country"] = normalizeCountry(country) }
         if let email = fields["email"] {
@@ -130,9 +134,12 @@ enum LeadNormalizer {
     /// Trimmed and lower-cased; nil when it is not a plausible address.
     static func normalizeEmail(_ input: String) -> String? {
         let email = trim(input).lowercased()
-        let parts = email.split(separator: "@", omittingEmptySubsequences: false)
-        guard parts.count == 2, !parts[0].isEmpty, parts[1].contains("."), !parts[1].hasPrefix("."),
-            !parts[1].hasSuffix("."), email.count <= 320, !email.contains(where: \.isWhitespace)
+        // Scalar by scalar, as the lead schema's pattern reads it: one Character can hide a space
+        // or an '@' behind a prepended or combining mark ("a\u{600} b@c.de").
+        let scalars = email.unicodeScalars
+        let parts = scalars.split(separator: "@", omittingEmptySubsequences: false)
+        guard parts.count == 2, !parts[0].isEmpty, parts[1].contains("."), parts[1].first != ".",
+            parts[1].last != ".", email.count <= 320, !scalars.contains(where: \.properties.isWhitespace)
         else { return nil }
         return email
     }
@@ -145,6 +152,12 @@ enum LeadNormalizer {
 
     static func trim(_ text: String) -> String {
         text.trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    /// An id from a Graph answer, kept only when it is one the webhook parser would keep: the
+    /// lead schema wants source ids without spaces and short, and the router refuses any other.
+    static func safeIDString(_ value: JSONValue?) -> String? {
+        idString(value).flatMap { WebhookPayload.isSafeID($0) ? $0 : nil }
     }
 
     /// Meta ids arrive as strings or numbers; Leadline keeps strings.

@@ -61,11 +61,13 @@ enum PhoneNumber {
         return "+" + digits
     }
 
-    /// lead.schema.json: `\(?[0-9][0-9 ()./-]*[0-9]`.
+    /// lead.schema.json: `\(?[0-9][0-9 ()./-]*[0-9]`. A '+' is allowed only first, where it makes
+    /// the number E.164; inside ("345-67+-89") the router would refuse it.
     private static func asEntered(_ text: String) -> String? {
         var body = Substring(text)
         if body.hasPrefix("(") { body = body.dropFirst() }
-        guard let first = body.first, first.isNumber, let last = body.last, last.isNumber else { return nil }
+        guard let first = body.first, first.isNumber, let last = body.last, last.isNumber, !body.contains("+")
+        else { return nil }
         return text
     }
 }

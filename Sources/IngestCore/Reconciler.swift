@@ -119,15 +119,7 @@ final class Reconciler: Sendable {
             outcome.pages += 1
             outcome.fetched += page.leads.count
             let leads = page.leads.compactMap { raw -> (change: LeadgenChange, raw: JSONValue)? in
-                guard let id = LeadNormalizer.idString(raw["id"]), WebhookPayload.isSafeID(id) else { return nil }
-                let created = raw["created_time"]?.stringValue.flatMap(Timestamp.parse).map {
-                    Int64($0.timeIntervalSince1970)
-                }
-                let change = LeadgenChange(
-                    leadgenID: id, pageID: pageID, formID: LeadNormalizer.idString(raw["form_id"]) ?? form.formID,
-                    adID: LeadNormalizer.idString(raw["ad_id"]), adgroupID: LeadNormalizer.idString(raw["adset_id"]),
-                    createdTime: created)
-                return (change, raw)
+                LeadgenChange(listedLead: raw, pageID: pageID, formID: form.formID).map { ($0, raw) }
             }
             outcome.inserted += try await store.storeReconciledLeads(leads)
             guard let next = page.after else { return }
@@ -149,6 +141,21 @@ final class Reconciler: Sendable {
             break
         }
         return RPCError.unavailable("the Graph API refused: \(failure.summary)")
+    }
+}
+
+extension LeadgenChange {
+    /// What a webhook would have said about a lead found in /{form-id}/leads; nil when its id
+    /// is unusable. Package-visible so the fuzzer (leadline-fuzz) feeds page elements through it.
+    package init?(listedLead raw: JSONValue, pageID: String, formID: String) {
+        guard let id = LeadNormalizer.idString(raw["id"]), WebhookPayload.isSafeID(id) else { return nil }
+        let created = raw["created_time"]?.stringValue.flatMap(Timestamp.parse).map {
+            Int64($0.timeIntervalSince1970)
+        }
+        self.init(
+            leadgenID: id, pageID: pageID, formID: LeadNormalizer.safeIDString(raw["form_id"]) ?? formID,
+            adID: LeadNormalizer.safeIDString(raw["ad_id"]), adgroupID: LeadNormalizer.safeIDString(raw["adset_id"]),
+            createdTime: created)
     }
 }
 

@@ -15,18 +15,19 @@ public struct LeadgenChange: Sendable, Hashable {
 /// The leadgen changes of a webhook body. Every entry and every change is looked at; changes of
 /// other fields (feed, ...) and changes without a usable leadgen id are skipped, not refused,
 /// because refusing would make Meta retry the whole batch for 36 hours.
-struct WebhookPayload {
-    enum ParseError: Error {
+/// Package-visible so the fuzzer (leadline-fuzz) runs the daemon's own parser.
+package struct WebhookPayload {
+    package enum ParseError: Error {
         case notJSON
         case notAnObject
     }
 
-    var changes: [LeadgenChange]
-    var skipped: Int
+    package var changes: [LeadgenChange]
+    package var skipped: Int
 
     /// Parsed with JSONSerialization rather than the wire layer's JSONValue decoder: this runs
     /// once per webhook on the hot path, and the Codable route costs several times as much.
-    static func parse(_ body: [UInt8]) throws(ParseError) -> WebhookPayload {
+    package static func parse(_ body: [UInt8]) throws(ParseError) -> WebhookPayload {
         let parsed: Any
         do {
             parsed = try JSONSerialization.jsonObject(with: Data(body))
@@ -52,7 +53,7 @@ struct WebhookPayload {
                     LeadgenChange(
                         leadgenID: leadgenID, pageID: pageID, formID: optionalID("form_id"), adID: optionalID("ad_id"),
                         adgroupID: optionalID("adgroup_id"),
-                        createdTime: (value["created_time"] as? NSNumber)?.int64Value))
+                        createdTime: unixSeconds(value["created_time"])))
             }
         }
         return WebhookPayload(changes: changes, skipped: skipped)
@@ -65,6 +66,15 @@ struct WebhookPayload {
         let double = number.doubleValue
         guard double.rounded() == double, abs(double) < 1e18 else { return nil }
         return String(number.int64Value)
+    }
+
+    /// Meta's created_time: whole seconds in `Timestamp.plausibleSeconds`, else unknown. NSNumber's
+    /// int64Value would turn 1e300 or 2^64-1 into garbage rather than refuse it.
+    static func unixSeconds(_ value: Any?) -> Int64? {
+        guard let seconds = (value as? NSNumber)?.doubleValue, seconds.rounded() == seconds,
+            Timestamp.plausibleSeconds.contains(seconds)
+        else { return nil }
+        return Int64(seconds)
     }
 
     /// Ids end up in Graph API paths and vault secret names: digits, letters, '_' and '-' only.

@@ -4,8 +4,9 @@ import LeadlineRPC
 
 /// Meta's X-Hub-Signature-256: `sha256=` and the hex HMAC-SHA256 of the raw body, keyed with
 /// the app secret. Compared in constant time (swift-crypto's MAC check), after decoding the hex.
-enum WebhookSignature {
-    static func isValid(header: String?, body: [UInt8], appSecret: String) -> Bool {
+/// Package-visible so the fuzzer (leadline-fuzz) checks hostile headers with the daemon's code.
+package enum WebhookSignature {
+    package static func isValid(header: String?, body: [UInt8], appSecret: String) -> Bool {
         guard let header, header.hasPrefix("sha256="),
             let mac = Hex.decode(header.dropFirst(7), allowingUppercase: true), mac.count == 32
         else { return false }
@@ -13,7 +14,7 @@ enum WebhookSignature {
             mac, authenticating: body, using: SymmetricKey(data: Data(appSecret.utf8)))
     }
 
-    static func sign(body: some DataProtocol, appSecret: String) -> String {
+    package static func sign(body: some DataProtocol, appSecret: String) -> String {
         "sha256="
             + Hex.encode(HMAC<SHA256>.authenticationCode(for: body, using: SymmetricKey(data: Data(appSecret.utf8))))
     }

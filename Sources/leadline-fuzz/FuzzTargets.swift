@@ -7,8 +7,10 @@ import NIOEmbedded
 // libFuzzer entry point. LEADLINE_FUZZ_TARGET picks what the bytes feed:
 //   rpc      the JSON-RPC line decoder and dispatcher (framing, batches, params checks)
 //   config   the TOML config loader
-//   webhook  the Meta webhook body parser shape: JSON parse + schema check of the envelope
-// Any crash, trap or sanitizer report is a finding; returning normally is a pass.
+//   webhook  the Meta webhook POST body: signature check and payload parser (WebhookFuzzTarget)
+//   graph    a Graph API lead answer or page, normalized to a lead (GraphFuzzTarget)
+// Any crash, trap or sanitizer report is a finding, and so is a normalized lead the router would
+// refuse (RouterAcceptance); returning normally is a pass.
 
 let target = ProcessInfo.processInfo.environment["LEADLINE_FUZZ_TARGET"] ?? "rpc"
 
@@ -43,7 +45,11 @@ public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     let bytes = Array(UnsafeBufferPointer(start: data, count: size))
     switch target {
     case "config": fuzzConfig(bytes)
-    default: fuzzRPC(bytes)
+    case "webhook": WebhookFuzzTarget.run(bytes)
+    case "graph": GraphFuzzTarget.run(bytes)
+    case "rpc": fuzzRPC(bytes)
+    // A misspelt target would otherwise fuzz something else and report its clean run.
+    default: fatalError("LEADLINE_FUZZ_TARGET must be rpc, config, webhook or graph")
     }
     return 0
 }
