@@ -115,6 +115,9 @@ public struct LeadlineConfig: Sendable {
     }
 
     public static func parse(_ text: String, file: String = "leadline.toml") throws -> LeadlineConfig {
+        if let line = TableHeaderCheck.firstBadHeader(in: text) {
+            throw ConfigError(file: file, "TOML syntax error at line \(line): a table header must start with a key")
+        }
         let table: TOMLTable
         do {
             table = try TOMLTable(string: text)

@@ -1,6 +1,7 @@
 import Foundation
-import LeadlineConfig
 import Testing
+
+@testable import LeadlineConfig
 
 @Suite struct ConfigTests {
     @Test func everyKeyHasADefault() throws {
@@ -68,6 +69,26 @@ import Testing
         #expect {
             _ = try LeadlineConfig.parse("[paths]\nruntime_dir = \"/run\"\nstate_dir = = 3\n", file: "x.toml")
         } throws: { "\($0)".contains("x.toml: TOML syntax error at line 3") }
+    }
+
+    /// Headers that crash toml++ instead of failing to parse (found by make fuzz) are refused
+    /// first; arrays and strings whose lines start with "[" are not headers.
+    @Test(arguments: [("[\nlog]", 1), ("[#]", 1), ("[paths]\n[ ]", 2), ("x = 1\n[[#]]", 2)])
+    func malformedTableHeadersAreSyntaxErrors(text: String, line: Int) throws {
+        #expect {
+            _ = try LeadlineConfig.parse(text, file: "x.toml")
+        } throws: { "\($0)" == "x.toml: TOML syntax error at line \(line): a table header must start with a key" }
+    }
+
+    @Test func linesStartingWithABracketInsideValuesAreNotHeaders() throws {
+        let quotes = String(repeating: "\"", count: 3)
+        let text = [
+            "[access]", "admins = [", #"  "root", # [not a header]"#, #"  "@wheel","#, "]", "[meta]",
+            "app_id = \(quotes)", "[#] inside a multi-line string\(quotes)",
+        ].joined(separator: "\n")
+        _ = try LeadlineConfig.parse(text, file: "x.toml")
+        #expect(TableHeaderCheck.firstBadHeader(in: text) == nil)
+        #expect(TableHeaderCheck.firstBadHeader(in: "x = [\n[1, 2],\n[#]\n]") == nil)
     }
 
     @Test func environmentOverridesPaths() throws {
