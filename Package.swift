@@ -62,7 +62,9 @@ let package = Package(
 
         // Daemon cores and their thin executables.
         .target(name: "VaultCore", dependencies: ["LeadlineRuntime", crypto]),
-        .target(name: "AuditCore", dependencies: ["LeadlineRuntime", crypto]),
+        .target(
+            name: "AuditCore",
+            dependencies: ["LeadlineRuntime", crypto, .product(name: "GRDBSQLite", package: "GRDB.swift")]),
         .target(
             name: "IngestCore",
             dependencies: ["LeadlineRuntime", "LeadlineHTTP", crypto, .product(name: "NIOHTTP1", package: "swift-nio")]),

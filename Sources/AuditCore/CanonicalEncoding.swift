@@ -24,24 +24,47 @@ public enum CanonicalEncoding {
     ) -> [UInt8] {
         var out: [UInt8] = []
         out.reserveCapacity(160 + details.utf8.count + subject.utf8.count)
+        appendEvent(
+            seq: seq, time: time.utf8, actor: actor.utf8, action: action.utf8, subject: subject.utf8,
+            outcome: outcome.utf8, details: details.utf8, prevHash: prevHash.utf8, to: &out)
+        return out
+    }
+
+    /// The one definition of an event's canonical bytes, over any UTF-8 source: Strings when
+    /// appending, SQLite's column buffers when verifying.
+    static func appendEvent<Text: Collection<UInt8>>(
+        seq: Int64, time: Text, actor: Text, action: Text, subject: Text, outcome: Text, details: Text, prevHash: Text,
+        to out: inout [UInt8]
+    ) {
         out.append(contentsOf: #"{"action":"#.utf8)
         appendString(action, to: &out)
         out.append(contentsOf: #","actor":"#.utf8)
         appendString(actor, to: &out)
         out.append(contentsOf: #","details":"#.utf8)
-        out.append(contentsOf: details.utf8)
+        out.append(contentsOf: details)
         out.append(contentsOf: #","outcome":"#.utf8)
         appendString(outcome, to: &out)
         out.append(contentsOf: #","prevHash":"#.utf8)
         appendString(prevHash, to: &out)
         out.append(contentsOf: #","seq":"#.utf8)
-        out.append(contentsOf: String(seq).utf8)
+        appendDecimal(seq, to: &out)
         out.append(contentsOf: #","subject":"#.utf8)
         appendString(subject, to: &out)
         out.append(contentsOf: #","time":"#.utf8)
         appendString(time, to: &out)
         out.append(UInt8(ascii: "}"))
-        return out
+    }
+
+    static func appendDecimal(_ value: Int64, to out: inout [UInt8]) {
+        guard value != 0 else { return out.append(UInt8(ascii: "0")) }
+        if value < 0 { out.append(UInt8(ascii: "-")) }
+        var magnitude = value.magnitude
+        var digits: [UInt8] = []
+        while magnitude > 0 {
+            digits.append(UInt8(ascii: "0") + UInt8(magnitude % 10))
+            magnitude /= 10
+        }
+        out.append(contentsOf: digits.reversed())
     }
 
     /// SHA-256(prevHash raw || canonical), hex. Nil when prevHash is not 64 hex digits.
@@ -111,8 +134,12 @@ public enum CanonicalEncoding {
     }
 
     static func appendString(_ text: String, to out: inout [UInt8]) {
+        appendString(text.utf8, to: &out)
+    }
+
+    static func appendString<Text: Collection<UInt8>>(_ text: Text, to out: inout [UInt8]) {
         out.append(UInt8(ascii: "\""))
-        for byte in text.utf8 {
+        for byte in text {
             switch byte {
             case UInt8(ascii: "\""): out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "\"")])
             case UInt8(ascii: "\\"): out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "\\")])

@@ -57,45 +57,14 @@ public enum ChainVerifier {
             checkpointHashes[seq] = hash
         }
 
-        var events = 0
-        var lastSeq: Int64 = anchorSeq
-        var chainBroken = false
-        let cursor = try Row.fetchCursor(
-            db,
-            sql: "SELECT seq, time, actor, action, subject, outcome, details, prevHash, hash FROM events ORDER BY seq")
-        while let row = try cursor.next() {
-            let seq: Int64 = row[0]
-            events += 1
-            if seq != expectedSeq {
-                problem(
-                    min(seq, expectedSeq),
-                    "expected seq \(expectedSeq), found \(seq) (an event was removed or inserted)")
-                chainBroken = true
-                break
-            }
-            let prevHash: String = row[7]
-            let hash: String = row[8]
-            if prevHash != previousHash {
-                problem(seq, "event \(seq) does not follow its predecessor (prevHash differs)")
-                chainBroken = true
-                break
-            }
-            let canonical = CanonicalEncoding.eventBytes(
-                seq: seq, time: row[1], actor: row[2], action: row[3], subject: row[4], outcome: row[5],
-                details: row[6],
-                prevHash: prevHash)
-            guard CanonicalEncoding.chainHash(prevHash: prevHash, canonical: canonical) == hash else {
-                problem(seq, "event \(seq) was altered (its hash does not match its content)")
-                chainBroken = true
-                break
-            }
-            if let expected = checkpointHashes[seq], expected != hash {
-                problem(seq, "checkpoint \(seq) does not match event \(seq)")
-            }
-            previousHash = hash
-            lastSeq = seq
-            expectedSeq = seq + 1
-        }
+        let scan = try EventScan.run(
+            db, afterSeq: anchorSeq, startingHash: previousHash, checkpointHashes: checkpointHashes)
+        let events = scan.events
+        let lastSeq = scan.lastSeq
+        previousHash = scan.lastHash
+        let chainBroken = scan.problem != nil
+        if let broken = scan.problem { problem(broken.seq, broken.detail) }
+        for seq in scan.checkpointMismatches { problem(seq, "checkpoint \(seq) does not match event \(seq)") }
 
         if !chainBroken {
             if let beyond = checkpointHashes.keys.filter({ $0 > lastSeq }).min() {
