@@ -3,6 +3,7 @@ import GRDB
 import LeadlineRPC
 import LeadlineStorage
 import Logging
+import ServiceLifecycle
 
 /// One audit event as a daemon records it. The audit daemon adds `seq`, the actor (from the
 /// caller's credentials) and the hash chain. `details` must never hold a secret value, and
@@ -120,7 +121,9 @@ public final class AuditSpool: Sendable {
             return batch.count == 500
         } catch {
             logger.debug("audit daemon unreachable; events stay spooled", metadata: ["error": "\(error)"])
-            try? await Task.sleep(for: .seconds(2))
+            // A pause so a burst of new events does not retry at once; cut short by shutdown, which
+            // otherwise waited it out while the audit daemon was down.
+            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: .seconds(2)) }
             return false
         }
     }

@@ -2,7 +2,6 @@ import Foundation
 import LeadlineConfig
 import LeadlineRPC
 import LeadlineRuntime
-import NIOEmbedded
 
 // libFuzzer entry point. LEADLINE_FUZZ_TARGET picks what the bytes feed:
 //   rpc      the JSON-RPC line decoder and dispatcher (framing, batches, params checks)
@@ -19,7 +18,8 @@ let dispatcher: RPCDispatcher = {
     table.registerRaw("service.ping", .anyone) { _, _ in ["pong": true] }
     table.registerRaw("service.setLogLevel", .admin) { params, _ in params ?? .null }
     let schema = try? OpenRPCSchema(service: "vault")
-    return RPCDispatcher(table: table, schema: schema, callTimeout: .seconds(5), timerLoop: EmbeddedEventLoop())
+    // The daemons' own timer loop (NIO's shared group): an embedded loop is not thread-safe.
+    return RPCDispatcher(table: table, schema: schema, callTimeout: .seconds(5))
 }()
 
 let caller = Caller(
@@ -30,7 +30,11 @@ func fuzzRPC(_ bytes: [UInt8]) {
     // Frame exactly as the server does, then dispatch every complete line.
     for line in bytes.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false) {
         let done = DispatchSemaphore(value: 0)
-        dispatcher.handle(line: Array(line), caller: caller, on: EmbeddedEventLoop()) { _ in done.signal() }
+        let frame = Array(line)
+        Task {
+            _ = await dispatcher.handle(line: frame, caller: caller)
+            done.signal()
+        }
         done.wait()
     }
 }
