@@ -41,9 +41,19 @@ struct DaemonFootprintBench {
         }
     }
 
-    func residentMiB(pid: pid_t) -> Double {
+    func residentMiB(pid: pid_t) -> Double { Self.statusMiB(pid: pid, field: "VmRSS:") }
+
+    /// A daemon's peak resident set (VmHWM) after a load phase, as a row of the table.
+    static func peakUnderLoad(_ service: String, of stack: TestStack, during load: String) -> BenchRow {
+        let peak = stack.process(service).map { statusMiB(pid: $0.pid, field: "VmHWM:") } ?? -1
+        return BenchRow(
+            name: "leadline-\(service) peak RSS under load (\(load))", value: format(peak, " MiB", digits: 1),
+            baseline: "-", ratio: "-", target: "-", met: nil)
+    }
+
+    static func statusMiB(pid: pid_t, field: String) -> Double {
         guard let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8),
-            let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmRSS:") })
+            let line = status.split(separator: "\n").first(where: { $0.hasPrefix(field) })
         else { return -1 }
         let kilobytes = Double(line.split(separator: " ").dropFirst().first ?? "0") ?? 0
         return kilobytes / 1024

@@ -116,6 +116,7 @@ struct DeliveryBench {
             BenchRow(
                 name: "enqueue to delivered p99 at 500 leads/s", value: format(p99, " ms", digits: 1), baseline: "-",
                 ratio: "-", target: "< 100 ms", met: p99 < 100))
+        table.add(DaemonFootprintBench.peakUnderLoad("router", of: stack, during: "deliveries, 64 at a time"))
         await router.close()
         await vault.close()
         await receiver.shutdown()

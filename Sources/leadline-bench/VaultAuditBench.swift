@@ -81,6 +81,8 @@ struct VaultAuditBench {
                 target: ">= 1000000 /s", met: events / elapsed >= 1_000_000))
         await vault.close()
         await audit.close()
+        table.add(DaemonFootprintBench.peakUnderLoad("vault", of: stack, during: "getSecret, 16 clients"))
+        table.add(DaemonFootprintBench.peakUnderLoad("audit", of: stack, during: "appends and verify"))
         try stack.stop("vault")
         try stack.stop("audit")
     }

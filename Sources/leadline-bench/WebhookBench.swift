@@ -34,12 +34,20 @@ struct WebhookBench {
         guard single.errors == 0, many.errors == 0 else {
             throw TestStackError("the webhook answered \(single.errors + many.errors) non-200 responses")
         }
+        table.add(DaemonFootprintBench.peakUnderLoad("ingest", of: stack, during: "32 webhook connections"))
         let rawOne = try StorageBench.rawSQLite(
             path: stack.root + "/raw1.sqlite", rows: 2000, perCommit: 1, rowBytes: 300)
+        // What group commit could reach at best here: as many rows per fsync as connections.
+        let rawGroup = try StorageBench.rawSQLite(
+            path: stack.root + "/raw32.sqlite", rows: 32_000, perCommit: 32, rowBytes: 300)
         table.add(
             ratioRow(
                 "webhook acks/s, 32 connections, vs raw SQLite 1 fsync'd commit per request", many.perSecond, rawOne,
                 "/s", target: 1.5, lowerIsBetter: false))
+        table.add(
+            ratioRow(
+                "webhook acks/s, 32 connections, vs raw SQLite group commit (32 rows per fsync'd commit)",
+                many.perSecond, rawGroup, "/s", target: nil, lowerIsBetter: false))
         table.add(
             BenchRow(
                 name: "webhook acks/s, 32 connections", value: format(many.perSecond, " /s"), baseline: "-", ratio: "-",
