@@ -64,7 +64,8 @@ public enum IngestDaemon {
             queueDepths: {
                 let counts = try? await store.counts()
                 return [
-                    "auditSpool": await spool.depth(), "inboxReceived": counts?.received ?? -1,
+                    "auditSpool": await spool.depth(), "auditRejected": await spool.rejectedCount(),
+                    "inboxReceived": counts?.received ?? -1,
                     "handoffPending": counts?.ready ?? -1, "waitingToken": counts?.waitingToken ?? -1,
                 ]
             })

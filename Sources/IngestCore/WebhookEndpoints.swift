@@ -137,8 +137,9 @@ final class WebhookEndpoints: Sendable {
             let inserted = try await store.storeWebhookChanges(payload.changes, receivedAt: Timestamp.now())
             logger.debug("webhook stored", metadata: ["changes": "\(payload.changes.count)", "new": "\(inserted)"])
         } catch {
+            // 503 like /healthz: the proxy and monitoring read it as temporary (Meta retries any non-200).
             logger.error("cannot store webhook changes", metadata: ["error": "\(type(of: error))"])
-            return .text(500, "storage failure")
+            return .text(503, "storage is not writable; nothing was acknowledged")
         }
         if !payload.changes.isEmpty { retrievalWakeup.signal() }
         return .text(200, "ok")

@@ -154,6 +154,13 @@ struct StatusCommand: AsyncParsableCommand {
             {
                 print("secret \(Output.text(secret["name"])) expires \(Output.text(secret["expiresAt"]))")
             }
+            for service in Connection.services {
+                if let rejected = report[service]?["info"]?["queues"]?["auditRejected"]?.intValue, rejected > 0 {
+                    print(
+                        "leadline-\(service): \(rejected) audit events refused by leadline-audit, kept in its "
+                            + "database (table audit_spool_rejected); see its journal for the reason")
+                }
+            }
             if let checkpoint = attention["lastCheckpoint"], checkpoint != .null {
                 print(
                     "last audit checkpoint: seq \(Output.text(checkpoint["seq"])) at \(Output.text(checkpoint["time"]))"

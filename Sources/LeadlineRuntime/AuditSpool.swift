@@ -50,6 +50,19 @@ public final class AuditSpool: Sendable {
             sql: "INSERT INTO audit_spool_identity (id) VALUES (?)", arguments: [UUID().uuidString.lowercased()])
     }
 
+    /// Events the audit daemon refused as invalid: kept, never resent, counted in service.info
+    /// (`auditRejected`), so one bad event cannot hold back every event after it.
+    public static let rejectedMigration = Storage.Migration("audit-spool-rejected-v1") { db in
+        try db.execute(
+            sql: """
+                CREATE TABLE audit_spool_rejected (
+                    id INTEGER PRIMARY KEY, event TEXT NOT NULL, reason TEXT NOT NULL, rejected_at TEXT NOT NULL)
+                """)
+    }
+
+    /// Refusals that no resend can change: the event itself is wrong.
+    static let refusalNames: Set<String> = ["InvalidParams", "ValidationFailed", "TooLarge"]
+
     private let storage: Storage
     private let client: RPCClient
     private let logger: Logger
@@ -81,6 +94,12 @@ public final class AuditSpool: Sendable {
 
     public func record(_ event: AuditEvent) async {
         await record([event])
+    }
+
+    public func rejectedCount() async -> Int {
+        (try? await storage.read { db in
+            try Int.fetchOne(db, sql: "SELECT count(*) FROM audit_spool_rejected") ?? 0
+        }) ?? -1
     }
 
     public func depth() async -> Int {
@@ -119,6 +138,9 @@ public final class AuditSpool: Sendable {
                 try db.execute(sql: "DELETE FROM audit_spool WHERE id <= ?", arguments: [last])
             }
             return batch.count == 500
+        } catch let error as RPCError where Self.refusalNames.contains(error.name) {
+            // One invalid event refuses the whole batch: find it alone, set it aside, send the rest.
+            return await sendOneByOne(batch)
         } catch {
             logger.debug("audit daemon unreachable; events stay spooled", metadata: ["error": "\(error)"])
             // A pause so a burst of new events does not retry at once; cut short by shutdown, which
@@ -126,6 +148,41 @@ public final class AuditSpool: Sendable {
             try? await cancelWhenGracefulShutdown { try await Task.sleep(for: .seconds(2)) }
             return false
         }
+    }
+
+    private func sendOneByOne(_ batch: [(Int64, JSONValue)]) async -> Bool {
+        for (id, event) in batch {
+            var refusal: RPCError?
+            do {
+                _ = try await client.call("audit.append", params: .object(["events": .array([event])]))
+            } catch let error as RPCError where Self.refusalNames.contains(error.name) {
+                refusal = error
+            } catch {
+                return false
+            }
+            let refused = refusal
+            do {
+                try await storage.write { db in
+                    if let refusal = refused {
+                        try db.execute(
+                            sql: """
+                                INSERT INTO audit_spool_rejected (id, event, reason, rejected_at)
+                                SELECT id, event, ?, ? FROM audit_spool WHERE id = ?
+                                """, arguments: [refusal.detail, AuditEvent.timestamp(Date()), id])
+                    }
+                    try db.execute(sql: "DELETE FROM audit_spool WHERE id = ?", arguments: [id])
+                }
+            } catch {
+                logger.error("cannot update the audit spool", metadata: ["error": "\(type(of: error))"])
+                return false
+            }
+            if let refusal {
+                logger.error(
+                    "the audit daemon refused a spooled event; it is kept in audit_spool_rejected",
+                    metadata: ["spoolSeq": "\(id)", "reason": "\(refusal.name)"])
+            }
+        }
+        return true
     }
 
     public func forwarder() -> BackgroundLoop {

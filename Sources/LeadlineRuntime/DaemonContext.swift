@@ -61,7 +61,8 @@ public final class DaemonContext: Sendable {
         try Storage(
             path: databasePath,
             migrations: withAuditSpool
-                ? [AuditSpool.migration] + migrations + [AuditSpool.identityMigration] : migrations)
+                ? [AuditSpool.migration] + migrations + [AuditSpool.identityMigration, AuditSpool.rejectedMigration]
+                : migrations)
     }
 
     public func auditSpool(storage: Storage) -> AuditSpool {

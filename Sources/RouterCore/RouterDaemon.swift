@@ -47,7 +47,8 @@ public enum RouterDaemon {
             queueDepths: {
                 let counts = try? await outbox.counts()
                 return [
-                    "auditSpool": await spool.depth(), "pending": counts?.pending ?? -1,
+                    "auditSpool": await spool.depth(), "auditRejected": await spool.rejectedCount(),
+                    "pending": counts?.pending ?? -1,
                     "retrying": counts?.retrying ?? -1,
                     "inflight": worker.inFlight, "dead": counts?.dead ?? -1,
                 ]

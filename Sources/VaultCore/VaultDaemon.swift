@@ -25,6 +25,6 @@ public enum VaultDaemon {
         service.register(into: &table)
         return DaemonBody(
             table: table, storage: storage, services: [spool.forwarder(), service.rotation.automaticRotation()],
-            queueDepths: { ["auditSpool": await spool.depth()] })
+            queueDepths: { ["auditSpool": await spool.depth(), "auditRejected": await spool.rejectedCount()] })
     }
 }

@@ -55,4 +55,36 @@ import Testing
         style.timeZone = .gmt
         return Date().formatted(style)
     }
+    /// An event the audit daemon refuses as invalid is set aside in the daemon's own database;
+    /// the events after it still arrive, and leadctl status says what happened.
+    @Test func aRefusedEventIsSetAsideAndTheRestStillArrive() async throws {
+        let stack = try TestStack()
+        try stack.start("vault")
+        _ = try await stack.client("vault").call(
+            "vault.putSecret", params: ["name": "s/2", "value": "spool-test-value", "readers": ["ingest"]])
+        try stack.stop("vault")
+        let database = stack.databasePath("vault")
+        try sqlite3(
+            database,
+            #"INSERT INTO audit_spool (event) VALUES ('{"time":"2026-12-01T10:00:00.000Z","action":"Not An Action!","subject":"","outcome":"ok"}');"#
+        )
+        try stack.start("vault")
+        let vault = stack.client("vault")
+        _ = try await vault.call("vault.deleteSecret", params: ["name": "s/2"])
+        #expect(try await vault.call("service.info")["queues"]?["auditSpool"] == 3)
+
+        try stack.start("audit")
+        let audit = stack.client("audit")
+        try await eventually(timeout: 25) {
+            try await vault.call("service.info")["queues"]?["auditSpool"] == 0
+        }
+        let items = try await audit.call("audit.query", params: ["action": "vault.*"])["items"]?.arrayValue ?? []
+        #expect(items.map { $0["action"]?.stringValue ?? "" } == ["vault.putSecret", "vault.deleteSecret"])
+        #expect(try await vault.call("service.info")["queues"]?["auditRejected"] == 1)
+        #expect(try sqlite3(database, "SELECT reason FROM audit_spool_rejected;").contains("action"))
+        let status = try stack.leadctl(["status"])
+        #expect(status.stdout.contains("leadline-vault: 1 audit events refused by leadline-audit"), "\(status.stdout)")
+        #expect(try await audit.call("audit.verify")["ok"] == true)
+        stack.removeFiles()
+    }
 }
