@@ -24,8 +24,9 @@ struct EventScan {
             outcome.problem = (anchorSeq + 1, "the chain's starting hash is malformed")
             return outcome
         }
-        var checkpointDigests: [Int64: [UInt8]] = [:]
-        for (seq, hash) in checkpointHashes { checkpointDigests[seq] = Hex.decode(hash) ?? [] }
+        // In seq order, met by a moving index: a dictionary lookup per event cost more than its hash.
+        let checkpoints = checkpointHashes.sorted { $0.key < $1.key }.map { ($0.key, Hex.decode($0.value) ?? []) }
+        var nextCheckpoint = 0
 
         let statement = try db.makeStatement(
             sql: "SELECT seq, time, actor, action, subject, outcome, details, prevHash, hash FROM events ORDER BY seq")
@@ -60,13 +61,18 @@ struct EventScan {
             var hasher = SHA256()
             hasher.update(data: previous)
             hasher.update(data: canonical)
-            let digest = Array(hasher.finalize())
-            guard Self.decodeHex(column(raw, 8), into: &stored), stored == digest else {
+            let digest = hasher.finalize()
+            guard Self.decodeHex(column(raw, 8), into: &stored), stored.elementsEqual(digest) else {
                 outcome.problem = (seq, "event \(seq) was altered (its hash does not match its content)")
                 return outcome
             }
-            if let expected = checkpointDigests[seq], expected != digest { outcome.checkpointMismatches.append(seq) }
-            previous = digest
+            while nextCheckpoint < checkpoints.count && checkpoints[nextCheckpoint].0 < seq { nextCheckpoint += 1 }
+            if nextCheckpoint < checkpoints.count, checkpoints[nextCheckpoint].0 == seq,
+                !checkpoints[nextCheckpoint].1.elementsEqual(digest)
+            {
+                outcome.checkpointMismatches.append(seq)
+            }
+            swap(&previous, &stored)
             outcome.lastSeq = seq
             expectedSeq = seq + 1
         }
