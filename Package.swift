@@ -108,7 +108,10 @@ let package = Package(
         .executableTarget(name: "leadline-chaos", dependencies: ["ChaosCore", "LeadlineTestSupport", argumentParser]),
         .testTarget(
             name: "LeadlineRPCTests",
-            dependencies: ["LeadlineRPC", "LeadlineTestSupport", .product(name: "NIOEmbedded", package: "swift-nio")]),
+            dependencies: [
+                "LeadlineRPC", "LeadlineTestSupport", "LeadlineTestDoubles",
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+            ]),
         .testTarget(
             name: "LeadlineRuntimeTests",
             dependencies: [

@@ -6,13 +6,11 @@ import LeadlineRuntime
 public enum AuditTime {
     public static func format(_ date: Date) -> String { AuditEvent.timestamp(date) }
 
-    public static func parse(_ text: String) -> Date? { RFC3339.parse(text) }
-
     /// Already-normalized times are kept byte for byte (the spool's original time must survive
     /// exactly); any other RFC 3339 form is converted.
     public static func normalize(_ text: String) -> String? {
         if isNormalized(text) { return text }
-        return parse(text).map(format)
+        return RFC3339.parse(text).map(format)
     }
 
     static func isNormalized(_ text: String) -> Bool {
@@ -22,6 +20,6 @@ public enum AuditTime {
         let fixed: [(Int, Character)] = [(4, "-"), (7, "-"), (10, "T"), (13, ":"), (16, ":"), (19, "."), (23, "Z")]
         for position in digitPositions where !(48...57).contains(bytes[position]) { return false }
         for (position, character) in fixed where bytes[position] != character.asciiValue! { return false }
-        return parse(text) != nil
+        return RFC3339.parse(text) != nil
     }
 }

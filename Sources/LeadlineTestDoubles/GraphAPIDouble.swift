@@ -55,7 +55,7 @@ public final class GraphAPIDouble: Sendable {
     private let usageHeaders: [String: String]
     private let formPages: [Data]
     private let longLivedToken: Data
-    private let serverBox = NIOLockedValueBox<HTTPTestServer?>(nil)
+    private let server: HTTPTestServer
     /// `make run`'s double answers any leadgen id with a synthetic lead, so `leadctl test-lead`
     /// (which sends a fresh id each time) travels end to end. Tests keep it off.
     private let synthesizeUnknownLeads: Bool
@@ -85,18 +85,16 @@ public final class GraphAPIDouble: Sendable {
             try Fixtures.data("meta/graph-form-leads-page2.json"),
         ]
         longLivedToken = try Fixtures.data("meta/graph-long-lived-token.json")
+        server = try await HTTPTestServer(port: port)
         state.withLockedValue { $0.validTokens = validTokens }
         for name in ["graph-lead-facebook", "graph-lead-instagram", "graph-lead-organic"] {
             try addLead(Fixtures.data("meta/\(name).json"))
         }
-        let server = try await HTTPTestServer(port: port) { [weak self] request in
+        server.respond { [weak self] request in
             guard let self else { return .reset }
             return self.answer(request)
         }
-        serverBox.withLockedValue { $0 = server }
     }
-
-    private var server: HTTPTestServer { serverBox.withLockedValue { $0! } }
     public var baseURL: String { server.baseURL }
     public var port: Int { server.port }
     public var requests: [RecordedRequest] { server.requests }

@@ -57,13 +57,16 @@ public struct CannedResponse: Sendable {
 }
 
 /// An HTTP/1.1 server on loopback for vendor test doubles: each request goes to `handler`,
-/// every request is recorded (thread-safe) for the test's assertions.
+/// every request is recorded (thread-safe) for the test's assertions. A double whose handler is
+/// its own method starts the server without one and calls `respond(with:)` once it is complete;
+/// until then requests get 503.
 public final class HTTPTestServer: Sendable {
     public typealias Handler = @Sendable (RecordedRequest) async -> CannedResponse
 
     public let port: Int
     private let channel: any Channel
     private let recorded = NIOLockedValueBox<[RecordedRequest]>([])
+    private let handler: NIOLockedValueBox<Handler?>
 
     public var baseURL: String { "http://127.0.0.1:\(port)" }
 
@@ -72,11 +75,17 @@ public final class HTTPTestServer: Sendable {
     public func clearRequests() { recorded.withLockedValue { $0 = [] } }
 
     public init(
-        port: Int = 0, group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton, handler: @escaping Handler
+        port: Int = 0, group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton, handler: Handler? = nil
     )
         async throws
     {
         let recorded = self.recorded
+        let current = NIOLockedValueBox(handler)
+        self.handler = current
+        let handler: Handler = { request in
+            guard let answer = current.withLockedValue({ $0 }) else { return CannedResponse(status: 503) }
+            return await answer(request)
+        }
         channel = try await ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 256)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
@@ -90,6 +99,10 @@ public final class HTTPTestServer: Sendable {
             .bind(host: "127.0.0.1", port: port)
             .get()
         self.port = channel.localAddress?.port ?? port
+    }
+
+    public func respond(with handler: @escaping Handler) {
+        self.handler.withLockedValue { $0 = handler }
     }
 
     public func shutdown() async {

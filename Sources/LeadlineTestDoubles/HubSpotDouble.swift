@@ -27,12 +27,11 @@ public final class HubSpotDouble: Sendable {
     ) async throws {
         let tokens = TokenBook(accessToken: accessToken, refreshToken: refreshToken, prefix: "CJSP-access-")
         self.tokens = tokens
-        let box = NIOLockedValueBox<HubSpotDouble?>(nil)
-        server = try await HTTPTestServer(port: port) { request in
-            guard let double = box.withLockedValue({ $0 }) else { return CannedResponse(status: 503) }
-            return double.answer(request, rateLimitHeaders: rateLimitHeaders)
+        server = try await HTTPTestServer(port: port)
+        server.respond { [weak self] request in
+            guard let self else { return .reset }
+            return self.answer(request, rateLimitHeaders: rateLimitHeaders)
         }
-        box.withLockedValue { $0 = self }
     }
 
     public func shutdown() async { await server.shutdown() }

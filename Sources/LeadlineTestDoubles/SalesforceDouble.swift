@@ -23,12 +23,11 @@ public final class SalesforceDouble: Sendable {
         async throws
     {
         tokens = TokenBook(accessToken: accessToken, refreshToken: refreshToken, prefix: "00D5g000000AbCd!AQ4AQ-new-")
-        let box = NIOLockedValueBox<SalesforceDouble?>(nil)
-        server = try await HTTPTestServer(port: port) { request in
-            guard let double = box.withLockedValue({ $0 }) else { return CannedResponse(status: 503) }
-            return double.answer(request)
+        server = try await HTTPTestServer(port: port)
+        server.respond { [weak self] request in
+            guard let self else { return .reset }
+            return self.answer(request)
         }
-        box.withLockedValue { $0 = self }
     }
 
     public func shutdown() async { await server.shutdown() }

@@ -24,12 +24,11 @@ public final class WebhookReceiverDouble: Sendable {
 
     public init(port: Int = 0, secret: String) async throws {
         self.secret = secret
-        let box = NIOLockedValueBox<WebhookReceiverDouble?>(nil)
-        server = try await HTTPTestServer(port: port) { request in
-            guard let double = box.withLockedValue({ $0 }) else { return CannedResponse(status: 503) }
-            return double.answer(request)
+        server = try await HTTPTestServer(port: port)
+        server.respond { [weak self] request in
+            guard let self else { return .reset }
+            return self.answer(request)
         }
-        box.withLockedValue { $0 = self }
     }
 
     public func shutdown() async { await server.shutdown() }

@@ -1,5 +1,6 @@
 import Foundation
 import LeadlineRPC
+import LeadlineRuntime
 import NIOConcurrencyHelpers
 
 /// A secret as the vault returns it. `value` never reaches a log, an error or an audit event.
@@ -40,7 +41,7 @@ final class CredentialSource: Sendable {
         }
         let secret = StoredSecret(
             name: name, version: Int(version), value: value,
-            expiresAt: reply["expiresAt"]?.stringValue.flatMap(RouterTime.parse))
+            expiresAt: reply["expiresAt"]?.stringValue.flatMap(RFC3339.parse))
         cache.withLockedValue { $0[name] = (secret, Date()) }
         return secret
     }

@@ -1,6 +1,7 @@
 import Foundation
 import LeadlineHTTP
 import LeadlineRPC
+import LeadlineRuntime
 import NIOConcurrencyHelpers
 
 /// An access token ready to use, and where API calls go (Salesforce's instance_url).
@@ -107,7 +108,7 @@ final class OAuthTokens: Sendable {
     }
 
     static func expiry(_ fields: [String: JSONValue], _ secret: StoredSecret) -> Date? {
-        if let text = fields["expires_at"]?.stringValue, let date = RouterTime.parse(text) { return date }
+        if let text = fields["expires_at"]?.stringValue, let date = RFC3339.parse(text) { return date }
         return secret.expiresAt
     }
 

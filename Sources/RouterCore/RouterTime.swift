@@ -9,8 +9,6 @@ enum RouterTime {
         AuditEvent.timestamp(Date(timeIntervalSince1970: seconds))
     }
 
-    /// RFC 3339 with or without fractional seconds.
-    static func parse(_ text: String) -> Date? { RFC3339.parse(text) }
 }
 
 /// Retry, circuit and HTTP timings. Production uses the defaults; tests shrink them through the

@@ -1,5 +1,6 @@
 import Foundation
 import LeadlineRPC
+import LeadlineTestDoubles
 import Testing
 
 /// The wire parser: RFC 8259 strictly, numbers as the Codable path read them before.
@@ -46,7 +47,7 @@ import Testing
     }
 
     @Test func agreesWithFoundationOnEveryFixture() throws {
-        guard let directory = ProcessInfo.processInfo.environment["LEADLINE_FIXTURES"] else { return }
+        let directory = Fixtures.directory
         let files = try FileManager.default.subpathsOfDirectory(atPath: directory).filter { $0.hasSuffix(".json") }
         #expect(!files.isEmpty)
         for file in files {
