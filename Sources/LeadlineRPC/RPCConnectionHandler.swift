@@ -14,6 +14,7 @@ final class RPCConnectionHandler: ChannelDuplexHandler {
     private let caller: Caller
     private let limits: RPCLimits
     private let tracker: InFlightTracker
+    private var executor: EventLoopTaskExecutor?
     private var inFlight = 0
     private var readPending = false
     private var closing = false
@@ -40,11 +41,19 @@ final class RPCConnectionHandler: ChannelDuplexHandler {
         case .line(let line):
             inFlight += 1
             tracker.begin()
+            let executor = self.executor ?? EventLoopTaskExecutor(loop: context.eventLoop)
+            self.executor = executor
             let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
-            dispatcher.handle(line: line.readableBytesView, caller: caller, on: context.eventLoop) { reply in
-                bound.eventLoop.execute {
+            dispatcher.handle(line: line.readableBytesView, caller: caller, on: executor) { reply in
+                // Most calls finish on the loop itself; only a reply from elsewhere needs a hop.
+                if bound.eventLoop.inEventLoop {
                     let (handler, context) = bound.value
                     handler.finished(context: context, reply: reply)
+                } else {
+                    bound.eventLoop.execute {
+                        let (handler, context) = bound.value
+                        handler.finished(context: context, reply: reply)
+                    }
                 }
             }
         }

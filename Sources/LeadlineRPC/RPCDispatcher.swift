@@ -33,17 +33,19 @@ public final class RPCDispatcher: Sendable {
 
     /// Async convenience over `handle(line:caller:on:reply:)`.
     public func handle(line: some Collection<UInt8>, caller: Caller) async -> Data? {
-        await withCheckedContinuation { continuation in
-            handle(line: line, caller: caller, on: timerLoop) { continuation.resume(returning: $0) }
+        let executor = EventLoopTaskExecutor(loop: timerLoop)
+        return await withCheckedContinuation { continuation in
+            handle(line: line, caller: caller, on: executor) { continuation.resume(returning: $0) }
         }
     }
 
     /// Parses synchronously (cheap, bounded by the line limit), runs each call in its own task,
     /// and calls `reply` exactly once: with the response line, or nil when nothing is owed.
-    /// `loop` is the connection's event loop: per-call timers live there, so arming and
-    /// cancelling them never wakes another thread.
-    public func handle(
-        line: some Collection<UInt8>, caller: Caller, on loop: any EventLoop, reply: @escaping @Sendable (Data?) -> Void
+    /// `executor` runs on the connection's event loop: calls and their timers live there, so a
+    /// call that never suspends, and arming and cancelling its timer, never wake another thread.
+    func handle(
+        line: some Collection<UInt8>, caller: Caller, on executor: EventLoopTaskExecutor,
+        reply: @escaping @Sendable (Data?) -> Void
     ) {
         let parsed: JSONValue
         do {
@@ -59,7 +61,7 @@ public final class RPCDispatcher: Sendable {
         }
 
         guard case .array(let elements) = parsed else {
-            return run(IncomingCall.parse(parsed), caller: caller, loop: loop, reply: reply)
+            return run(IncomingCall.parse(parsed), caller: caller, executor: executor, reply: reply)
         }
         if elements.isEmpty {
             return reply(
@@ -67,12 +69,13 @@ public final class RPCDispatcher: Sendable {
         }
         let collector = BatchCollector(expected: elements.count, reply: reply)
         for element in elements {
-            run(IncomingCall.parse(element), caller: caller, loop: loop) { collector.add($0) }
+            run(IncomingCall.parse(element), caller: caller, executor: executor) { collector.add($0) }
         }
     }
 
     private func run(
-        _ incoming: IncomingCall, caller: Caller, loop: any EventLoop, reply: @escaping @Sendable (Data?) -> Void
+        _ incoming: IncomingCall, caller: Caller, executor: EventLoopTaskExecutor,
+        reply: @escaping @Sendable (Data?) -> Void
     ) {
         switch incoming {
         case .invalid(let error, let id):
@@ -92,11 +95,11 @@ public final class RPCDispatcher: Sendable {
             }
             let timeout = callTimeout
             let running = NIOLockedValueBox<Task<Void, Never>?>(nil)
-            let timer = loop.scheduleTask(in: timeout) {
+            let timer = executor.loop.scheduleTask(in: timeout) {
                 running.withLockedValue { $0 }?.cancel()
                 finish(.failure(.timeout("'\(method)' did not finish within \(timeout.nanoseconds / 1_000_000) ms")))
             }
-            let work = Task {
+            let work = Task(executorPreference: executor) {
                 finish(await self.invoke(method: method, params: params, caller: caller))
                 timer.cancel()
             }
