@@ -51,6 +51,17 @@ enum IngestSchema {
                     );
                     CREATE TABLE ingest_state (key TEXT PRIMARY KEY, value TEXT NOT NULL);
                     """)
-        }
+        },
+        // The due queries order ties by received_at: without it in the index, every poll sorted
+        // the whole backlog (new rows all share next_attempt_at 0) to take its first few rows.
+        Storage.Migration("ingest-v2-due-indexes-cover-order") { db in
+            try db.execute(
+                sql: """
+                    DROP INDEX inbox_due;
+                    CREATE INDEX inbox_due ON inbox(state, next_attempt_at, received_at);
+                    DROP INDEX leads_pending;
+                    CREATE INDEX leads_pending ON leads(handed_off, next_handoff_at, received_at);
+                    """)
+        },
     ]
 }
