@@ -15,7 +15,13 @@ struct WebhookRequest: Sendable {
     var body: [UInt8]
 
     func header(_ name: String) -> String? {
-        headers.last { $0.name.caseInsensitiveCompare(name) == .orderedSame }?.value
+        // Header names are ASCII: comparing them needs no locale-aware string comparison.
+        headers.last { $0.name.utf8.elementsEqual(name.utf8, by: { Self.asciiLower($0) == Self.asciiLower($1) }) }?
+            .value
+    }
+
+    private static func asciiLower(_ byte: UInt8) -> UInt8 {
+        byte >= UInt8(ascii: "A") && byte <= UInt8(ascii: "Z") ? byte | 0x20 : byte
     }
 }
 

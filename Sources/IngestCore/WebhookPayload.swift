@@ -1,4 +1,5 @@
 import Foundation
+import LeadlineRPC
 
 /// One leadgen change of a Meta webhook: what Meta tells us before we fetch the lead itself.
 /// Ids are strings whether Meta sent numbers or strings.
@@ -25,23 +26,24 @@ package struct WebhookPayload {
     package var changes: [LeadgenChange]
     package var skipped: Int
 
-    /// Parsed with JSONSerialization rather than the wire layer's JSONValue decoder: this runs
-    /// once per webhook on the hot path, and the Codable route costs several times as much.
+    /// Parsed with the wire layer's strict JSONParser into JSONValue: this runs once per webhook
+    /// on the hot path, where JSONSerialization and its boxed Foundation objects cost several
+    /// times as much.
     package static func parse(_ body: [UInt8]) throws(ParseError) -> WebhookPayload {
-        let parsed: Any
+        let parsed: JSONValue
         do {
-            parsed = try JSONSerialization.jsonObject(with: Data(body))
+            parsed = try JSONParser.parse(body)
         } catch {
             throw .notJSON
         }
-        guard let root = parsed as? [String: Any] else { throw .notAnObject }
+        guard case .object(let root) = parsed else { throw .notAnObject }
         var changes: [LeadgenChange] = []
         var skipped = 0
-        for case let entry as [String: Any] in root["entry"] as? [Any] ?? [] {
+        for case .object(let entry) in root["entry"]?.arrayValue ?? [] {
             let entryPage = idString(entry["id"])
-            for change in entry["changes"] as? [Any] ?? [] {
-                guard let change = change as? [String: Any], change["field"] as? String == "leadgen",
-                    let value = change["value"] as? [String: Any],
+            for change in entry["changes"]?.arrayValue ?? [] {
+                guard case .object(let change) = change, change["field"]?.stringValue == "leadgen",
+                    case .object(let value) = change["value"],
                     let leadgenID = idString(value["leadgen_id"]), isSafeID(leadgenID),
                     let pageID = idString(value["page_id"]) ?? entryPage, isSafeID(pageID)
                 else {
@@ -59,21 +61,29 @@ package struct WebhookPayload {
         return WebhookPayload(changes: changes, skipped: skipped)
     }
 
-    /// Meta ids arrive as strings or as (integral) numbers; Leadline keeps strings.
-    static func idString(_ value: Any?) -> String? {
-        if let text = value as? String { return text.isEmpty ? nil : text }
-        guard let number = value as? NSNumber else { return nil }
-        let double = number.doubleValue
-        guard double.rounded() == double, abs(double) < 1e18 else { return nil }
-        return String(number.int64Value)
+    /// Meta ids arrive as strings or as (integral) numbers; Leadline keeps strings. A boolean is
+    /// not an id.
+    static func idString(_ value: JSONValue?) -> String? {
+        switch value {
+        case .string(let text): return text.isEmpty ? nil : text
+        case .int(let number): return number.magnitude < 1_000_000_000_000_000_000 ? String(number) : nil
+        case .double(let number):
+            guard number.rounded() == number, abs(number) < 1e18 else { return nil }
+            return String(Int64(number))
+        default: return nil
+        }
     }
 
-    /// Meta's created_time: whole seconds in `Timestamp.plausibleSeconds`, else unknown. NSNumber's
-    /// int64Value would turn 1e300 or 2^64-1 into garbage rather than refuse it.
-    static func unixSeconds(_ value: Any?) -> Int64? {
-        guard let seconds = (value as? NSNumber)?.doubleValue, seconds.rounded() == seconds,
-            Timestamp.plausibleSeconds.contains(seconds)
-        else { return nil }
+    /// Meta's created_time: whole seconds in `Timestamp.plausibleSeconds`, else unknown; 1e300
+    /// or 2^64-1 is refused rather than turned into garbage.
+    static func unixSeconds(_ value: JSONValue?) -> Int64? {
+        let seconds: Double
+        switch value {
+        case .int(let number): seconds = Double(number)
+        case .double(let number): seconds = number
+        default: return nil
+        }
+        guard seconds.rounded() == seconds, Timestamp.plausibleSeconds.contains(seconds) else { return nil }
         return Int64(seconds)
     }
 

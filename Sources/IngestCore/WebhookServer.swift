@@ -1,4 +1,5 @@
 import Foundation
+import LeadlineRPC
 import Logging
 import NIOConcurrencyHelpers
 import NIOCore
@@ -72,6 +73,7 @@ final class WebhookHTTPHandler: ChannelInboundHandler {
     /// Set once a response was decided early (413): the rest of the request is ignored.
     private var refused = false
     private var deadline: Scheduled<Void>?
+    private var executor: EventLoopTaskExecutor?
 
     init(endpoints: WebhookEndpoints, limits: WebhookServer.Limits, logger: Logger) {
         self.endpoints = endpoints
@@ -122,21 +124,36 @@ final class WebhookHTTPHandler: ChannelInboundHandler {
     }
 
     private func dispatch(context: ChannelHandlerContext, head: HTTPRequestHead, body: ByteBuffer) {
-        let components = URLComponents(string: head.uri)
+        var path = head.uri
         var query: [String: String] = [:]
-        for item in components?.queryItems ?? [] where query[item.name] == nil { query[item.name] = item.value ?? "" }
+        // Only the subscription handshake carries a query; lead notifications skip URL parsing.
+        if head.uri.utf8.contains(UInt8(ascii: "?")) {
+            let components = URLComponents(string: head.uri)
+            path = components?.path ?? head.uri
+            for item in components?.queryItems ?? [] where query[item.name] == nil {
+                query[item.name] = item.value ?? ""
+            }
+        }
         let request = WebhookRequest(
-            method: head.method.rawValue, path: components?.path ?? head.uri, query: query,
+            method: head.method.rawValue, path: path, query: query,
             headers: head.headers.map { ($0.name, $0.value) }, body: Array(body.readableBytesView))
         let keepAlive = head.isKeepAlive
         let version = head.version
         let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
         let endpoints = self.endpoints
-        Task {
+        let executor = self.executor ?? EventLoopTaskExecutor(loop: context.eventLoop)
+        self.executor = executor
+        // On the connection's loop: the request needs no thread hop except to the database writer.
+        Task(executorPreference: executor) {
             let response = await endpoints.handle(request)
-            bound.eventLoop.execute {
+            if bound.eventLoop.inEventLoop {
                 let (handler, context) = bound.value
                 handler.write(context: context, response: response, version: version, keepAlive: keepAlive)
+            } else {
+                bound.eventLoop.execute {
+                    let (handler, context) = bound.value
+                    handler.write(context: context, response: response, version: version, keepAlive: keepAlive)
+                }
             }
         }
     }

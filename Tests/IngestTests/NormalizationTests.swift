@@ -55,6 +55,22 @@ import Testing
         #expect(throws: WebhookPayload.ParseError.self) { try WebhookPayload.parse(Array("nope".utf8)) }
     }
 
+    @Test func aBooleanOrAnOutOfRangeNumberIsNoId() throws {
+        func change(_ leadgenID: String) throws -> WebhookPayload {
+            try WebhookPayload.parse(
+                Array(
+                    #"{"object":"page","entry":[{"id":"153125381133","changes":[{"field":"leadgen","value":{"leadgen_id":\#(leadgenID),"page_id":"153125381133","created_time":1440120384}}]}]}"#
+                        .utf8))
+        }
+        #expect(try change("true").changes.isEmpty)
+        #expect(try change("true").skipped == 1)
+        #expect(try change("1e19").changes.isEmpty)
+        #expect(try change("12.5").changes.isEmpty)
+        #expect(try change("4.4e5").changes.first?.leadgenID == "440000")
+        #expect(try change(#""77""#).changes.first?.leadgenID == "77")
+        #expect(throws: WebhookPayload.ParseError.self) { try WebhookPayload.parse(Array("[1]".utf8)) }
+    }
+
     @Test func graphTimesParse() {
         #expect(Timestamp.parse("2026-11-23T10:13:10+0000").map(Timestamp.format) == "2026-11-23T10:13:10.000Z")
         #expect(Timestamp.parse("2026-11-23T10:13:10Z") != nil)
