@@ -29,6 +29,16 @@ import Testing
         #expect(String(decoding: seen.body, as: UTF8.self) == #"{"a":1}"#)
     }
 
+    @Test func queryValuesArePercentEncodedByteByByte() {
+        let target = HTTPTarget(baseURL: "http://127.0.0.1:1/")
+        #expect(
+            target.url("/v1/leads", query: [("filtering", #"[{"field":"time_created"}]"#), ("q", "é ~a-b_c.d")])
+                == "http://127.0.0.1:1/v1/leads?filtering=%5B%7B%22field%22%3A%22time_created%22%7D%5D&q=%C3%A9%20~a-b_c.d"
+        )
+        #expect(HTTPTarget.escape("AZaz09-._~") == "AZaz09-._~")
+        #expect(HTTPTarget.escape("a+b&c=d/e?") == "a%2Bb%26c%3Dd%2Fe%3F")
+    }
+
     @Test func aSlowServerTimesOut() async throws {
         let server = try await HTTPTestServer { _ in CannedResponse(status: 200, delay: .seconds(3)) }
         defer { Task { await server.shutdown() } }
