@@ -21,12 +21,14 @@ public final class HTTPClient: Sendable {
     private let threadPool: NIOThreadPool
     private let handles = NIOLockedValueBox<[EasyHandle]>([])
 
+    /// libcurl and its TLS library initialize on the first transfer, not when the daemon starts:
+    /// that initialization (TLS configuration and certificate store) delayed the first answer of
+    /// ingest and router. Swift runs a static initializer exactly once, even under races.
     private static let globalInit: Bool = {
         curl_global_init(Int(CURL_GLOBAL_DEFAULT)) == CURLE_OK
     }()
 
     public init(configuration: Configuration = Configuration()) {
-        _ = Self.globalInit
         self.configuration = configuration
         threadPool = NIOThreadPool(numberOfThreads: configuration.threads)
         threadPool.start()
@@ -46,7 +48,8 @@ public final class HTTPClient: Sendable {
     }
 
     private func takeHandle() -> EasyHandle {
-        handles.withLockedValue { $0.popLast() } ?? EasyHandle()
+        _ = Self.globalInit
+        return handles.withLockedValue { $0.popLast() } ?? EasyHandle()
     }
 
     private func returnHandle(_ handle: EasyHandle) {
