@@ -125,8 +125,12 @@ public enum JSONCoding {
         try JSONParser.parse(bytes)
     }
 
+    /// JSONEncoder is safe to share across threads (its options sit behind a lock): one
+    /// instance, not an allocation and option setup for every reply.
+    private static let sharedEncoder = encoder()
+
     public static func encode(_ value: some Encodable) throws -> Data {
-        try encoder().encode(value)
+        try sharedEncoder.encode(value)
     }
 
     /// Re-decodes a parsed value as a typed one: params arrive as JSONValue and handlers want structs.
@@ -135,7 +139,7 @@ public enum JSONCoding {
     }
 
     public static func value(of encodable: some Encodable) throws -> JSONValue {
-        try JSONParser.parse(try encoder().encode(encodable))
+        try JSONParser.parse(try sharedEncoder.encode(encodable))
     }
 }
 

@@ -91,7 +91,15 @@ enum RPCResponseEncoder {
         return out
     }
 
+    /// By hand: a whole JSONEncoder run for an integer or a short string cost more than the reply.
     private static func encodeID(_ id: RPCRequestID) -> Data {
-        (try? JSONCoding.encode(id)) ?? Data("null".utf8)
+        switch id {
+        case .null: return Data("null".utf8)
+        case .int(let value): return Data(String(value).utf8)
+        case .string(let value):
+            var out: [UInt8] = []
+            JSONStringWriter.append(value, to: &out)
+            return Data(out)
+        }
     }
 }

@@ -103,6 +103,19 @@ enum Echo: RPCMethod {
         #expect(reply?["id"] == "x")
     }
 
+    @Test func stringIdsComeBackExactlyAsSent() async throws {
+        for id in [#"a\"b"#, #"back\\slash"#, #"line\nbreak\ttab"#, #"\u0001\u001f"#, "é漢🙂", ""] {
+            let reply = try await call(
+                #"{"jsonrpc":"2.0","method":"test.echo","params":{"text":"x","times":1},"id":"\#(id)"}"#)
+            let sent = try JSONCoding.parse(Array(#""\#(id)""#.utf8))
+            #expect(reply?["id"] == sent)
+            #expect(reply?["result"] == ["text": "x"])
+        }
+        let big = try await call(
+            #"{"jsonrpc":"2.0","method":"test.echo","params":{"text":"x","times":1},"id":-9223372036854775808}"#)
+        #expect(big?["id"] == .int(Int64.min))
+    }
+
     @Test func invalidUTF8IsAParseError() async throws {
         var bytes = Array(#"{"jsonrpc":"2.0","method":"test.echo","params":{"text":"#.utf8)
         bytes += [0xC3, 0x28]
