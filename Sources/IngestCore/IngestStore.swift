@@ -80,12 +80,12 @@ final class IngestStore: Sendable {
         let now = Date().timeIntervalSince1970
         return try await storage.read { db in
             try Row.fetchAll(
-                db,
-                sql: """
-                    SELECT * FROM inbox WHERE state = 'received' AND next_attempt_at <= ?
-                      AND page_id NOT IN (SELECT page_id FROM pages_needing_attention)
-                    ORDER BY next_attempt_at, received_at LIMIT ?
-                    """, arguments: [now, limit + busy.count]
+                db.cachedStatement(
+                    sql: """
+                        SELECT * FROM inbox WHERE state = 'received' AND next_attempt_at <= ?
+                          AND page_id NOT IN (SELECT page_id FROM pages_needing_attention)
+                        ORDER BY next_attempt_at, received_at LIMIT ?
+                        """), arguments: [now, limit + busy.count]
             ).compactMap { row -> InboxRow? in
                 let leadgenID: String = row["leadgen_id"]
                 if busy.contains(leadgenID) { return nil }
@@ -103,17 +103,15 @@ final class IngestStore: Sendable {
         let row = try Self.leadRow(lead)
         try await storage.groupedWrite { db in
             try Self.insertLead(row, db: db)
-            try db.execute(
-                sql: "UPDATE inbox SET state = 'ready' WHERE leadgen_id = ? AND state = 'received'",
-                arguments: [lead.source.externalId])
+            try db.cachedStatement(sql: "UPDATE inbox SET state = 'ready' WHERE leadgen_id = ? AND state = 'received'")
+                .execute(arguments: [lead.source.externalId])
         }
     }
 
     func deferFetch(leadgenID: String, attempts: Int, until: Date) async throws {
         try await storage.groupedWrite { db in
-            try db.execute(
-                sql: "UPDATE inbox SET attempts = ?, next_attempt_at = ? WHERE leadgen_id = ?",
-                arguments: [attempts, until.timeIntervalSince1970, leadgenID])
+            try db.cachedStatement(sql: "UPDATE inbox SET attempts = ?, next_attempt_at = ? WHERE leadgen_id = ?")
+                .execute(arguments: [attempts, until.timeIntervalSince1970, leadgenID])
         }
     }
 
@@ -196,9 +194,9 @@ final class IngestStore: Sendable {
     }
 
     static func insertLead(_ row: LeadRow, db: Database) throws {
-        try db.execute(
-            sql: "INSERT OR IGNORE INTO leads (id, form_id, received_at, email, phone, body) VALUES (?, ?, ?, ?, ?, ?)",
-            arguments: [row.id, row.formID, row.receivedAt, row.email, row.phone, row.body])
+        try db.cachedStatement(
+            sql: "INSERT OR IGNORE INTO leads (id, form_id, received_at, email, phone, body) VALUES (?, ?, ?, ?, ?, ?)"
+        ).execute(arguments: [row.id, row.formID, row.receivedAt, row.email, row.phone, row.body])
     }
 
     enum SubmitOutcome: Sendable {
@@ -348,28 +346,27 @@ final class IngestStore: Sendable {
         let now = Date().timeIntervalSince1970
         return try await storage.read { db in
             try Row.fetchAll(
-                db,
-                sql: """
-                    SELECT id, handoff_attempts, body FROM leads WHERE handed_off = 0 AND next_handoff_at <= ?
-                    ORDER BY next_handoff_at, received_at LIMIT ?
-                    """, arguments: [now, limit]
+                db.cachedStatement(
+                    sql: """
+                        SELECT id, handoff_attempts, body FROM leads WHERE handed_off = 0 AND next_handoff_at <= ?
+                        ORDER BY next_handoff_at, received_at LIMIT ?
+                        """), arguments: [now, limit]
             ).map { row in (row["id"], row["handoff_attempts"], try Self.decodeLead(row["body"])) }
         }
     }
 
     func markHandedOff(leadID: String) async throws {
         try await storage.groupedWrite { db in
-            try db.execute(sql: "UPDATE leads SET handed_off = 1 WHERE id = ?", arguments: [leadID])
-            try db.execute(
-                sql: "UPDATE inbox SET state = 'handedOff' WHERE lead_id = ? AND state = 'ready'", arguments: [leadID])
+            try db.cachedStatement(sql: "UPDATE leads SET handed_off = 1 WHERE id = ?").execute(arguments: [leadID])
+            try db.cachedStatement(sql: "UPDATE inbox SET state = 'handedOff' WHERE lead_id = ? AND state = 'ready'")
+                .execute(arguments: [leadID])
         }
     }
 
     func deferHandoff(leadID: String, attempts: Int, until: Date) async throws {
         try await storage.groupedWrite { db in
-            try db.execute(
-                sql: "UPDATE leads SET handoff_attempts = ?, next_handoff_at = ? WHERE id = ?",
-                arguments: [attempts, until.timeIntervalSince1970, leadID])
+            try db.cachedStatement(sql: "UPDATE leads SET handoff_attempts = ?, next_handoff_at = ? WHERE id = ?")
+                .execute(arguments: [attempts, until.timeIntervalSince1970, leadID])
         }
     }
 
@@ -409,10 +406,10 @@ final class IngestStore: Sendable {
     // MARK: state and stats
 
     static func setState(_ key: String, _ value: String, db: Database) throws {
-        try db.execute(
+        try db.cachedStatement(
             sql:
-                "INSERT INTO ingest_state (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-            arguments: [key, value])
+                "INSERT INTO ingest_state (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value"
+        ).execute(arguments: [key, value])
     }
 
     func setState(_ key: String, _ value: String) async throws {
