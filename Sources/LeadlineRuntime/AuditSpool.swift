@@ -26,9 +26,7 @@ public struct AuditEvent: Codable, Sendable, Hashable {
     }
 
     public static func timestamp(_ date: Date) -> String {
-        var style = Date.ISO8601FormatStyle(includingFractionalSeconds: true)
-        style.timeZone = .gmt
-        return date.formatted(style)
+        RFC3339.format(date)
     }
 }
 
