@@ -74,32 +74,27 @@ enum IncomingCall: Sendable {
 /// Builds response lines without a second JSON round trip of the result.
 enum RPCResponseEncoder {
     static func success(id: RPCRequestID, result: Data) -> Data {
-        var out = Data("{\"jsonrpc\":\"2.0\",\"result\":".utf8)
-        out.append(result)
-        out.append(contentsOf: Array(",\"id\":".utf8))
-        out.append(encodeID(id))
-        out.append(UInt8(ascii: "}"))
-        return out
+        envelope(member: #"{"jsonrpc":"2.0","result":"#, value: result, id: id)
     }
 
     static func failure(id: RPCRequestID, error: RPCError) -> Data {
-        var out = Data("{\"jsonrpc\":\"2.0\",\"error\":".utf8)
-        out.append((try? JSONCoding.encode(error)) ?? Data("{\"code\":-32603,\"message\":\"Internal error\"}".utf8))
-        out.append(contentsOf: Array(",\"id\":".utf8))
-        out.append(encodeID(id))
-        out.append(UInt8(ascii: "}"))
-        return out
+        let encoded = (try? JSONCoding.encode(error)) ?? Data(#"{"code":-32603,"message":"Internal error"}"#.utf8)
+        return envelope(member: #"{"jsonrpc":"2.0","error":"#, value: encoded, id: id)
     }
 
-    /// By hand: a whole JSONEncoder run for an integer or a short string cost more than the reply.
-    private static func encodeID(_ id: RPCRequestID) -> Data {
+    /// One buffer sized up front: appending piece by piece to Data cost more than the encoding.
+    private static func envelope(member: StaticString, value: Data, id: RPCRequestID) -> Data {
+        var out: [UInt8] = []
+        out.reserveCapacity(member.utf8CodeUnitCount + value.count + 32)
+        out.append(contentsOf: UnsafeBufferPointer(start: member.utf8Start, count: member.utf8CodeUnitCount))
+        out.append(contentsOf: value)
+        out.append(contentsOf: #","id":"#.utf8)
         switch id {
-        case .null: return Data("null".utf8)
-        case .int(let value): return Data(String(value).utf8)
-        case .string(let value):
-            var out: [UInt8] = []
-            JSONStringWriter.append(value, to: &out)
-            return Data(out)
+        case .null: out.append(contentsOf: "null".utf8)
+        case .int(let value): out.append(contentsOf: String(value).utf8)
+        case .string(let value): JSONStringWriter.append(value, to: &out)
         }
+        out.append(UInt8(ascii: "}"))
+        return Data(out)
     }
 }
