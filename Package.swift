@@ -93,7 +93,9 @@ let package = Package(
         .executableTarget(
             name: "leadline-bench",
             dependencies: [
-                "LeadlineRPC", "LeadlineStorage", "LeadlineTestSupport", "LeadlineTestDoubles", argumentParser, crypto,
+                "LeadlineRPC", "LeadlineRuntime", "LeadlineStorage", "LeadlineTestSupport", "LeadlineTestDoubles",
+                argumentParser,
+                crypto,
                 .product(name: "GRDBSQLite", package: "GRDB.swift"),
             ] + nio),
         .executableTarget(name: "rpc-baseline-c", path: "Sources/rpc-baseline-c"),

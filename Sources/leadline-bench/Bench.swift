@@ -16,7 +16,8 @@ struct Bench: AsyncParsableCommand {
     @Option(help: "Write the report (Markdown) to this file as well as stdout.")
     var report: String?
 
-    @Option(help: "Only these sections (comma separated): rpc, storage, webhook, vault-audit, daemons, delivery.")
+    @Option(
+        help: "Only these sections (comma separated): rpc, dispatch, storage, webhook, vault-audit, daemons, delivery.")
     var only: String?
 
     func run() async throws {
@@ -24,6 +25,7 @@ struct Bench: AsyncParsableCommand {
         let sections = only.map { Set($0.split(separator: ",").map(String.init)) }
         func wanted(_ name: String) -> Bool { sections?.contains(name) ?? true }
         if wanted("rpc") { try await RPCBench(seconds: seconds).run(into: &table) }
+        if wanted("dispatch") { try await DispatchBench().run(into: &table) }
         if wanted("storage") { try await StorageBench().run(into: &table) }
         if wanted("webhook") { try await WebhookBench(seconds: seconds).run(into: &table) }
         if wanted("vault-audit") { try await VaultAuditBench(seconds: seconds).run(into: &table) }
