@@ -1,5 +1,6 @@
 import Foundation
 import LeadlineRPC
+import LeadlineStorage
 import Logging
 
 public enum Ping: RPCMethod {
@@ -48,7 +49,7 @@ public enum Metrics: RPCMethod {
 enum CommonMethods {
     static func register(
         into table: inout RPCMethodTable, service: String, context: DaemonContext, schema: OpenRPCSchema,
-        storagePath: String, queueDepths: @escaping @Sendable () async -> [String: Int]
+        storagePath: String, storage: Storage? = nil, queueDepths: @escaping @Sendable () async -> [String: Int]
     ) {
         let started = ContinuousClock.now
         let document = schema.document
@@ -76,7 +77,21 @@ enum CommonMethods {
         }
         let metrics = context.metrics
         table.register(Metrics.self, .anyone) { _, _ in
-            Metrics.Result(contentType: "text/plain; version=0.0.4", text: metrics.render(service: service))
+            var text = metrics.render(service: service)
+            if let storage { text += storageMetrics(storage, service: service) }
+            return Metrics.Result(contentType: "text/plain; version=0.0.4", text: text)
         }
     }
+}
+
+/// Commits beside grouped writes: the proof, on a running daemon, that writes share fsyncs.
+private func storageMetrics(_ storage: Storage, service: String) -> String {
+    [
+        "# HELP leadline_storage_commits_total Transactions committed to the daemon's database, one fsync each.",
+        "# TYPE leadline_storage_commits_total counter",
+        "leadline_storage_commits_total{service=\"\(service)\"} \(storage.commitCount)",
+        "# HELP leadline_storage_grouped_writes_total Durable writes submitted for group commit; many share a commit under load.",
+        "# TYPE leadline_storage_grouped_writes_total counter",
+        "leadline_storage_grouped_writes_total{service=\"\(service)\"} \(storage.groupedWriteCount)",
+    ].joined(separator: "\n") + "\n"
 }

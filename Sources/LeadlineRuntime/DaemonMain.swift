@@ -98,7 +98,7 @@ public enum DaemonMain {
         var table = body.table
         CommonMethods.register(
             into: &table, service: service, context: context, schema: schema, storagePath: body.storage?.path ?? "",
-            queueDepths: body.queueDepths)
+            storage: body.storage, queueDepths: body.queueDepths)
         let undocumented = table.methodNames.filter { !schema.hasMethod($0) }
         if !undocumented.isEmpty {
             fail(

@@ -19,7 +19,10 @@ final class GroupCommitter: Sendable {
     private struct OneJobFailed: Error {}
 
     private let pool: DatabasePool
-    private let state = NIOLockedValueBox<(queue: [Job], draining: Bool)>(([], false))
+    private let state = NIOLockedValueBox<(queue: [Job], draining: Bool, submitted: Int)>(([], false, 0))
+
+    /// Writes submitted so far: beside the commit count, how many writes shared each fsync.
+    var submittedCount: Int { state.withLockedValue { $0.submitted } }
 
     init(pool: DatabasePool) {
         self.pool = pool
@@ -39,6 +42,7 @@ final class GroupCommitter: Sendable {
                 fail: { continuation.resume(throwing: $0) })
             let startDrain = state.withLockedValue { state -> Bool in
                 state.queue.append(job)
+                state.submitted += 1
                 if state.draining { return false }
                 state.draining = true
                 return true

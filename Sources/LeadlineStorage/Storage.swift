@@ -72,6 +72,8 @@ public final class Storage: Sendable {
 
     /// Transactions committed since open: with grouped writes, fewer than the writes made.
     public var commitCount: Int { commits.count }
+    /// Writes that went through `groupedWrite`, committed or not.
+    public var groupedWriteCount: Int { committer.submittedCount }
 
     /// A write in its own transaction (and its own fsync).
     public func write<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {

@@ -23,6 +23,11 @@ import Testing
         #expect(
             metrics["text"]?.stringValue?.contains(
                 "leadline_rpc_calls_total{service=\"\(service)\",method=\"service.ping\"} 1") == true)
+        let text = metrics["text"]?.stringValue ?? ""
+        for family in ["leadline_storage_commits_total", "leadline_storage_grouped_writes_total"] {
+            let line = text.split(separator: "\n").first { $0.hasPrefix("\(family){service=\"\(service)\"} ") }
+            #expect(line.flatMap { $0.split(separator: " ").last }.flatMap { Int($0) } != nil, "\(family) missing")
+        }
         let level = try await client.call("service.setLogLevel", params: ["level": "debug"])
         #expect(level == .object(["level": "debug", "previous": "info"]))
 

@@ -32,6 +32,7 @@ import Testing
     @Test func concurrentGroupedWritesShareCommits() async throws {
         let storage = try Storage(path: try temporaryPath(), migrations: Self.migrations)
         let before = storage.commitCount
+        let writesBefore = storage.groupedWriteCount
         try await withThrowingTaskGroup(of: Void.self) { group in
             for index in 0..<400 {
                 group.addTask {
@@ -47,6 +48,7 @@ import Testing
         let commits = storage.commitCount - before
         #expect(commits >= 1)
         #expect(commits < 400, "400 concurrent writes took \(commits) commits: nothing was grouped")
+        #expect(storage.groupedWriteCount - writesBefore == 400)
         try storage.close()
     }
 
