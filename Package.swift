@@ -127,7 +127,9 @@ let package = Package(
         .testTarget(name: "AuditTests", dependencies: ["AuditCore", "LeadlineTestSupport"]),
         .testTarget(
             name: "IngestTests",
-            dependencies: ["IngestCore", "LeadlineRPC", "LeadlineHTTP", "LeadlineTestDoubles", "LeadlineTestSupport"]),
+            dependencies: [
+                "IngestCore", "LeadlineRPC", "LeadlineHTTP", "LeadlineTestDoubles", "LeadlineTestSupport", grdb,
+            ]),
         .testTarget(
             name: "RouterTests",
             dependencies: [

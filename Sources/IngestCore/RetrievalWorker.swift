@@ -70,7 +70,7 @@ final class RetrievalWorker: Sendable {
         do {
             token = try await secrets.secret(named: meta.pageTokenPrefix + pageID, fresh: false)
         } catch .unavailable {
-            await retryLater(row, reason: "vault unavailable")
+            await retryLater(row, reason: "vault unavailable", countsAsAttempt: false)
             return
         } catch {
             await holdPage(pageID, reason: "token-missing", tokenVersion: nil)
@@ -89,7 +89,7 @@ final class RetrievalWorker: Sendable {
         } catch {
             logger.error(
                 "cannot store a fetched lead", metadata: ["lead": "\(row.leadID)", "error": "\(type(of: error))"])
-            await retryLater(row, reason: "storage")
+            await retryLater(row, reason: "storage", countsAsAttempt: false)
         }
     }
 
@@ -109,20 +109,29 @@ final class RetrievalWorker: Sendable {
         case .notFound:
             logger.warning("Graph API says the lead does not exist; marked failed", metadata: ["lead": "\(row.leadID)"])
             do { try await store.failFetch(row, reason: "not-found") } catch {
-                await retryLater(row, reason: "storage")
+                await retryLater(row, reason: "storage", countsAsAttempt: false)
             }
         }
     }
 
-    private func retryLater(_ row: IngestStore.InboxRow, reason: String, atLeast: Duration? = nil) async {
-        let attempts = row.attempts + 1
+    /// Meta's refusals grow the lead's backoff. Our own outages (the vault down, the disk
+    /// refusing a write) do not: they say nothing about the lead, and a vault down for an hour
+    /// must not leave every lead that arrived meanwhile waiting up to 15 minutes after it returns.
+    private func retryLater(
+        _ row: IngestStore.InboxRow, reason: String, atLeast: Duration? = nil, countsAsAttempt: Bool = true
+    ) async {
+        let attempts = countsAsAttempt ? row.attempts + 1 : row.attempts
         logger.info(
             "lead fetch deferred",
             metadata: ["lead": "\(row.leadID)", "attempts": "\(attempts)", "reason": "\(reason)"])
-        try? await store.deferFetch(
-            leadgenID: row.change.leadgenID, attempts: attempts,
-            until: backoff.until(afterAttempts: attempts, atLeast: atLeast))
+        let until =
+            countsAsAttempt
+            ? backoff.until(afterAttempts: attempts, atLeast: atLeast)
+            : Date().addingTimeInterval(Self.localOutageRetrySeconds)
+        try? await store.deferFetch(leadgenID: row.change.leadgenID, attempts: attempts, until: until)
     }
+
+    static let localOutageRetrySeconds: TimeInterval = 3
 
     /// The page's leads stay queued (and are counted as waitingToken) until a new token arrives.
     private func holdPage(_ pageID: String, reason: String, tokenVersion: Int64?) async {

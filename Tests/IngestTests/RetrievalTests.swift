@@ -1,4 +1,5 @@
 import Foundation
+import GRDB
 import LeadlineRPC
 import LeadlineTestDoubles
 import LeadlineTestSupport
@@ -117,6 +118,41 @@ import Testing
         harness.graph.setFailure(nil)
         try await harness.waitForLeads(20, timeout: 30)
         #expect(try await harness.inbox("received") == 0)
+        await harness.finish()
+    }
+
+    /// A vault outage is ours, not the lead's: the lead is retried every few seconds without
+    /// counting attempts, so the backoff it would otherwise grow (up to 15 minutes) cannot delay
+    /// it once the vault is back.
+    @Test func aVaultOutageDoesNotGrowTheLeadsBackoff() async throws {
+        let harness = try await IngestHarness()
+        // The app secret gets cached by a first webhook, so the endpoint still answers 200.
+        try harness.graph.addSyntheticLead(id: "940000000000001")
+        #expect(try await harness.postWebhook(IngestHarness.webhookBody(leadgenIDs: ["940000000000001"])).status == 200)
+        try await harness.waitForLeads(1)
+        let otherPage = "777777777777"
+        try await harness.putSecret("meta/page/\(otherPage)", IngestHarness.pageToken)
+        try harness.graph.addSyntheticLead(id: "940000000000002")
+        try harness.stack.stop("vault")
+
+        let body = MetaWebhook.body(leadgenIDs: ["940000000000002"], pageID: otherPage)
+        #expect(try await harness.postWebhook(body).status == 200)
+        try await eventually(timeout: 20) {
+            harness.stack.log("ingest").components(separatedBy: "reason=vault unavailable").count > 3
+        }
+        let database = try DatabaseQueue(
+            path: harness.stack.databasePath("ingest"),
+            configuration: {
+                var c = Configuration(); c.readonly = true; return c
+            }())
+        let attempts = try await database.read { db in
+            try Int.fetchOne(db, sql: "SELECT attempts FROM inbox WHERE leadgen_id = '940000000000002'")
+        }
+        try await database.close()
+        #expect(attempts == 0)
+
+        try harness.stack.start("vault")
+        try await harness.waitForLeads(2, timeout: 20)
         await harness.finish()
     }
 
