@@ -123,6 +123,16 @@ public struct SchemaValidator: Sendable {
                 return "missing required \(label(join(path, name)))"
             }
         }
+        // Draft 07's "dependencies" (array form) and its 2019-09 name "dependentRequired": a member
+        // that is present requires the others (audit.append's spoolId and spoolSeq go together).
+        for keyword in ["dependencies", "dependentRequired"] {
+            for (name, needed) in rules[keyword]?.objectValue ?? [:] where object[name] != nil {
+                guard case .array(let others) = needed else { continue }
+                for case .string(let other) in others where object[other] == nil {
+                    return "\(label(join(path, name))) requires \(label(join(path, other)))"
+                }
+            }
+        }
         let properties = rules["properties"]?.objectValue ?? [:]
         let patterns = rules["patternProperties"]?.objectValue ?? [:]
         if let minimum = rules["minProperties"]?.intValue, object.count < minimum {

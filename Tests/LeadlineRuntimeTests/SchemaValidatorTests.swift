@@ -47,4 +47,18 @@ import Testing
         #expect(validator.validate(["n": 5, "at": "2026-12-01T10:00:00Z"], against: schema) == nil)
         #expect(validator.validate(["n": 5, "x": 1], against: schema) != nil)
     }
+
+    @Test func membersThatGoTogetherAreRequiredTogether() {
+        let validator = SchemaValidator(root: [:])
+        let schema: JSONValue = [
+            "type": "object",
+            "properties": ["spoolId": ["type": "string"], "spoolSeq": ["type": "integer"]],
+            "dependencies": ["spoolId": ["spoolSeq"], "spoolSeq": ["spoolId"]],
+        ]
+        #expect(validator.validate([:], against: schema) == nil)
+        #expect(validator.validate(["spoolId": "a", "spoolSeq": 1], against: schema) == nil)
+        let problem = validator.validate(["spoolId": "a"], against: schema)
+        #expect(problem?.contains("spoolSeq") == true)
+        #expect(validator.validate(["spoolSeq": 1], against: schema) != nil)
+    }
 }
