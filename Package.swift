@@ -38,7 +38,8 @@ let package = Package(
     targets: [
         // C libraries, linked from the system through pkg-config.
         .systemLibrary(name: "CSystemd", pkgConfig: "libsystemd", providers: [.apt(["libsystemd-dev"])]),
-        .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
+        // Headers only: libcurl itself is opened on first use (see Sources/CCurl/shim.h).
+        .systemLibrary(name: "CCurl", providers: [.apt(["libcurl4-openssl-dev"])]),
 
         // Build-time embedding of Schemas/ so rpc.discover needs no files at run time.
         .executableTarget(name: "embed-schemas", path: "Sources/embed-schemas"),

@@ -21,13 +21,6 @@ public final class HTTPClient: Sendable {
     private let threadPool: NIOThreadPool
     private let handles = NIOLockedValueBox<[EasyHandle]>([])
 
-    /// libcurl and its TLS library initialize on the first transfer, not when the daemon starts:
-    /// that initialization (TLS configuration and certificate store) delayed the first answer of
-    /// ingest and router. Swift runs a static initializer exactly once, even under races.
-    private static let globalInit: Bool = {
-        curl_global_init(Int(CURL_GLOBAL_DEFAULT)) == CURLE_OK
-    }()
-
     public init(configuration: Configuration = Configuration()) {
         self.configuration = configuration
         threadPool = NIOThreadPool(numberOfThreads: configuration.threads)
@@ -39,6 +32,11 @@ public final class HTTPClient: Sendable {
     }
 
     public func send(_ request: HTTPRequest) async throws -> HTTPResponse {
+        // libcurl is opened and initialized on the first transfer, not when the daemon starts
+        // (see CCurl/shim.h): ingest and router answer their first call ~10 ms sooner.
+        if let problem = leadline_curl_load() {
+            throw HTTPClientError.other(String(cString: problem))
+        }
         let handle = takeHandle()
         defer { returnHandle(handle) }
         let configuration = self.configuration
@@ -48,8 +46,7 @@ public final class HTTPClient: Sendable {
     }
 
     private func takeHandle() -> EasyHandle {
-        _ = Self.globalInit
-        return handles.withLockedValue { $0.popLast() } ?? EasyHandle()
+        handles.withLockedValue { $0.popLast() } ?? EasyHandle()
     }
 
     private func returnHandle(_ handle: EasyHandle) {
@@ -64,16 +61,16 @@ final class EasyHandle: @unchecked Sendable {
     private let curl: UnsafeMutableRawPointer
 
     init() {
-        curl = curl_easy_init()
+        curl = leadline_curl_easy_init()
     }
 
     deinit {
-        curl_easy_cleanup(curl)
+        leadline_curl_easy_cleanup(curl)
     }
 
     func perform(_ request: HTTPRequest, configuration: HTTPClient.Configuration) throws -> HTTPResponse {
         // Reset keeps live connections and the DNS cache: that is the reuse we want.
-        curl_easy_reset(curl)
+        leadline_curl_easy_reset(curl)
         let sink = ResponseSink(limit: configuration.maxResponseBytes)
         let sinkPointer = Unmanaged.passRetained(sink).toOpaque()
         defer { Unmanaged<ResponseSink>.fromOpaque(sinkPointer).release() }
@@ -119,11 +116,11 @@ final class EasyHandle: @unchecked Sendable {
 
         var headerList: UnsafeMutablePointer<curl_slist>?
         for header in request.headers {
-            headerList = curl_slist_append(headerList, "\(header.name): \(header.value)")
+            headerList = leadline_curl_slist_append(headerList, "\(header.name): \(header.value)")
         }
         // curl adds "Expect: 100-continue" to large bodies; the vendors do not need the round trip.
-        headerList = curl_slist_append(headerList, "Expect:")
-        defer { curl_slist_free_all(headerList) }
+        headerList = leadline_curl_slist_append(headerList, "Expect:")
+        defer { leadline_curl_slist_free_all(headerList) }
         leadline_curl_setopt_slist(curl, CURLOPT_HTTPHEADER, headerList)
 
         leadline_curl_setopt_write_function(curl, CURLOPT_WRITEFUNCTION, writeBody)
@@ -132,7 +129,7 @@ final class EasyHandle: @unchecked Sendable {
         leadline_curl_setopt_pointer(curl, CURLOPT_HEADERDATA, sinkPointer)
 
         let started = ContinuousClock.now
-        let code = curl_easy_perform(curl)
+        let code = leadline_curl_easy_perform(curl)
         let elapsed = ContinuousClock.now - started
         guard code == CURLE_OK else {
             if sink.overflowed || code == CURLE_FILESIZE_EXCEEDED {
@@ -146,7 +143,7 @@ final class EasyHandle: @unchecked Sendable {
     }
 
     static func classify(_ code: CURLcode) -> HTTPClientError {
-        let text = String(cString: curl_easy_strerror(code))
+        let text = String(cString: leadline_curl_easy_strerror(code))
         switch code {
         case CURLE_OPERATION_TIMEDOUT: return .timedOut(text)
         case CURLE_COULDNT_CONNECT, CURLE_COULDNT_RESOLVE_HOST, CURLE_COULDNT_RESOLVE_PROXY:
