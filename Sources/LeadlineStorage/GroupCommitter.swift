@@ -4,6 +4,11 @@ import NIOConcurrencyHelpers
 /// Batches concurrent writes into one transaction: while one commit is on its way to the disk,
 /// new writes queue up; the next commit takes all of them. Under load that is one fsync for
 /// many writers; alone, a write commits at once with no added wait.
+///
+/// The batches are taken on the writer's own queue, one dispatch per batch: between two commits
+/// there is no hop through the cooperative thread pool, whose queue under load (request
+/// handlers, deliveries) otherwise left the writer idle while callers waited. Each batch is its
+/// own dispatch, so a plain write queued meanwhile still gets its turn.
 final class GroupCommitter: Sendable {
     private struct Job: Sendable {
         /// Runs the write; returns whether its savepoint commits and what to tell the caller after the commit.
@@ -36,25 +41,36 @@ final class GroupCommitter: Sendable {
                 state.draining = true
                 return true
             }
-            if startDrain {
-                Task { await self.drain() }
-            }
+            if startDrain { scheduleBatch() }
         }
     }
 
-    private func drain() async {
-        while true {
-            let batch = state.withLockedValue { state -> [Job] in
-                let batch = state.queue
-                state.queue = []
-                if batch.isEmpty { state.draining = false }
-                return batch
-            }
-            if batch.isEmpty { return }
-            do {
-                let reports = try await pool.write { db -> [@Sendable () -> Void] in
-                    var reports: [@Sendable () -> Void] = []
-                    reports.reserveCapacity(batch.count)
+    private func scheduleBatch() {
+        pool.asyncWriteWithoutTransaction { db in self.commitBatch(db) }
+    }
+
+    /// Commits everything queued so far in one transaction, then schedules the next batch; the
+    /// drain stops when a batch finds the queue empty.
+    private func commitBatch(_ db: Database) {
+        let batch = state.withLockedValue { state -> [Job] in
+            let batch = state.queue
+            state.queue = []
+            if batch.isEmpty { state.draining = false }
+            return batch
+        }
+        if batch.isEmpty { return }
+        var reports: [@Sendable () -> Void] = []
+        reports.reserveCapacity(batch.count)
+        do {
+            if batch.count == 1 {
+                // Alone in its transaction: no savepoint needed, a throwing write rolls it back.
+                try db.inTransaction {
+                    let outcome = batch[0].apply(db)
+                    reports.append(outcome.report)
+                    return outcome.commit ? .commit : .rollback
+                }
+            } else {
+                try db.inTransaction {
                     for job in batch {
                         var report: (@Sendable () -> Void)?
                         try db.inSavepoint {
@@ -64,12 +80,15 @@ final class GroupCommitter: Sendable {
                         }
                         if let report { reports.append(report) }
                     }
-                    return reports
+                    return .commit
                 }
-                for report in reports { report() }
-            } catch {
-                for job in batch { job.fail(error) }
             }
+        } catch {
+            for job in batch { job.fail(error) }
+            scheduleBatch()
+            return
         }
+        for report in reports { report() }
+        scheduleBatch()
     }
 }
