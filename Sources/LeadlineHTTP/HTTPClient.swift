@@ -49,9 +49,13 @@ public final class HTTPClient: Sendable {
         handles.withLockedValue { $0.popLast() } ?? EasyHandle()
     }
 
+    /// Keeps as many idle handles as transfers can run at once: a handle dropped here takes its
+    /// live connection with it, and under load every transfer past the cap paid for a new
+    /// handle, a new TCP connection (and TLS handshake) and a close.
     private func returnHandle(_ handle: EasyHandle) {
+        let keep = max(16, configuration.threads)
         handles.withLockedValue { pool in
-            if pool.count < 16 { pool.append(handle) }
+            if pool.count < keep { pool.append(handle) }
         }
     }
 }
