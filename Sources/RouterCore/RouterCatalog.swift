@@ -178,17 +178,39 @@ struct RouterCatalog: Sendable {
     }
 }
 
-/// Enabled routes, parsed once per change instead of once per lead. Writers invalidate it inside
-/// their transaction and again after the commit, so a lead enqueued after a route change sees it.
+/// Enabled routes, parsed once per change instead of once per lead, each with its field map
+/// already in the text form a delivery row stores. Writers invalidate it inside their
+/// transaction and again after the commit, so a lead enqueued after a route change sees it.
+/// Each load gets a new generation: work planned outside a transaction from `cached()` is
+/// still valid inside it exactly when the generation there is the same.
 final class RouteCache: Sendable {
-    private let routes = NIOLockedValueBox<[Route]?>(nil)
+    struct Entry: Sendable {
+        var route: Route
+        var fieldMapText: String
+    }
 
-    func invalidate() { routes.withLockedValue { $0 = nil } }
+    struct Snapshot: Sendable {
+        var generation: Int
+        var entries: [Entry]
+    }
 
-    func routes(in db: Database) throws -> [Route] {
-        if let cached = routes.withLockedValue({ $0 }) { return cached }
-        let loaded = try RouterCatalog.routes(in: db)
-        routes.withLockedValue { $0 = loaded }
-        return loaded
+    private let state = NIOLockedValueBox<(generation: Int, snapshot: Snapshot?)>((0, nil))
+
+    func invalidate() { state.withLockedValue { $0.snapshot = nil } }
+
+    /// The routes as loaded last, if no change invalidated them since; nil otherwise.
+    func cached() -> Snapshot? { state.withLockedValue { $0.snapshot } }
+
+    func routes(in db: Database) throws -> Snapshot {
+        if let cached = cached() { return cached }
+        let entries = try RouterCatalog.routes(in: db).map {
+            Entry(route: $0, fieldMapText: try RouterCatalog.text($0.fieldMap))
+        }
+        return state.withLockedValue { state in
+            state.generation += 1
+            let snapshot = Snapshot(generation: state.generation, entries: entries)
+            state.snapshot = snapshot
+            return snapshot
+        }
     }
 }
