@@ -162,10 +162,22 @@ struct RouterCatalog: Sendable {
     }
 
     static func destination(_ id: String, in db: Database) throws -> Destination? {
-        try String.fetchOne(db, sql: "SELECT body FROM destinations WHERE id = ?", arguments: [id]).map {
-            try JSONCoding.decoder().decode(Destination.self, from: Data($0.utf8))
+        guard
+            let body = try String.fetchOne(
+                db.cachedStatement(sql: "SELECT body FROM destinations WHERE id = ?"), arguments: [id])
+        else {
+            decodedDestinations.withLockedValue { $0[id] = nil }
+            return nil
         }
+        if let known = decodedDestinations.withLockedValue({ $0[id] }), known.body == body { return known.destination }
+        let destination = try JSONCoding.decoder().decode(Destination.self, from: Data(body.utf8))
+        decodedDestinations.withLockedValue { $0[id] = (body, destination) }
+        return destination
     }
+
+    /// Destinations as last decoded, with the stored text they came from: the worker reads a
+    /// destination's row on every claim, and decodes it again only when that text changed.
+    private static let decodedDestinations = NIOLockedValueBox([String: (body: String, destination: Destination)]())
 
     static func routes(in db: Database) throws -> [Route] {
         try String.fetchAll(db, sql: "SELECT body FROM routes ORDER BY id").map {
