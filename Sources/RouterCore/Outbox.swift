@@ -10,6 +10,9 @@ struct DeliveryJob: Sendable {
     var id: String
     var leadId: String
     var lead: JSONValue
+    /// The lead as stored: the canonical JSON `lead` was parsed from (sorted keys), sent as is by
+    /// connectors that post the whole lead.
+    var payload: Data
     var destination: Destination
     var fieldMap: [String: JSONValue]
     /// Attempts including this one.
@@ -212,9 +215,10 @@ struct Outbox: Sendable {
             guard case .object(let fieldMap) = try JSONCoding.parse(mapText.utf8) else {
                 throw RuntimeError("delivery \(id) has a field map that is not an object")
             }
+            let payloadBytes = Data(payload.utf8)
             jobs.append(
                 DeliveryJob(
-                    id: id, leadId: row["lead_id"], lead: try JSONCoding.parse(Array(payload.utf8)),
+                    id: id, leadId: row["lead_id"], lead: try JSONCoding.parse(payloadBytes), payload: payloadBytes,
                     destination: destination, fieldMap: fieldMap, attempts: (row["attempts"] as Int) + 1,
                     deadline: row["deadline_at"], progress: progress))
         }
