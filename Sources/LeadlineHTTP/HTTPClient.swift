@@ -49,9 +49,13 @@ public final class HTTPClient: Sendable {
         handles.withLockedValue { $0.popLast() } ?? EasyHandle()
     }
 
+    /// Keeps as many idle handles as transfers can run at once: a handle dropped here takes its
+    /// live connection with it, and under load every transfer past the cap paid for a new
+    /// handle, a new TCP connection (and TLS handshake) and a close.
     private func returnHandle(_ handle: EasyHandle) {
+        let keep = max(16, configuration.threads)
         handles.withLockedValue { pool in
-            if pool.count < 16 { pool.append(handle) }
+            if pool.count < keep { pool.append(handle) }
         }
     }
 }
@@ -191,15 +195,27 @@ private func writeHeader(
     guard let data, let context else { return 0 }
     let sink = Unmanaged<ResponseSink>.fromOpaque(context).takeUnretainedValue()
     let length = size * count
-    let line = data.withMemoryRebound(to: UInt8.self, capacity: length) {
-        String(decoding: UnsafeBufferPointer(start: $0, count: length), as: UTF8.self)
-    }
-    if line.hasPrefix("HTTP/") {
+    // One header line, parsed as bytes: this runs for every header of every response, and
+    // Foundation's trimming and lowercasing cost more than the transfer around them.
+    let line = UnsafeRawBufferPointer(start: data, count: length).bindMemory(to: UInt8.self)
+    if line.starts(with: "HTTP/".utf8) {
         // A new response (after a 100 Continue or a redirect): its headers replace the last ones.
         sink.headers = []
-    } else if let colon = line.firstIndex(of: ":") {
-        let name = line[..<colon].trimmingCharacters(in: .whitespaces).lowercased()
-        let value = line[line.index(after: colon)...].trimmingCharacters(in: .whitespacesAndNewlines)
+    } else if let colon = line.firstIndex(of: UInt8(ascii: ":")) {
+        func isSpace(_ byte: UInt8) -> Bool { byte == 0x20 || byte == 0x09 || byte == 0x0D || byte == 0x0A }
+        var nameEnd = colon
+        var nameStart = 0
+        while nameStart < nameEnd && isSpace(line[nameStart]) { nameStart += 1 }
+        while nameEnd > nameStart && isSpace(line[nameEnd - 1]) { nameEnd -= 1 }
+        var valueStart = colon + 1
+        var valueEnd = length
+        while valueStart < valueEnd && isSpace(line[valueStart]) { valueStart += 1 }
+        while valueEnd > valueStart && isSpace(line[valueEnd - 1]) { valueEnd -= 1 }
+        // Header names are ASCII tokens: lowercased byte by byte.
+        let name = String(
+            decoding: line[nameStart..<nameEnd].lazy.map { (0x41...0x5A).contains($0) ? $0 | 0x20 : $0 },
+            as: UTF8.self)
+        let value = String(decoding: UnsafeBufferPointer(rebasing: line[valueStart..<valueEnd]), as: UTF8.self)
         sink.headers.append((name, value))
     }
     return length

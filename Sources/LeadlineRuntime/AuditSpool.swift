@@ -74,10 +74,19 @@ public final class AuditSpool: Sendable {
 
     /// Spools inside the caller's transaction: the event exists exactly when the change does.
     public func record(_ events: [AuditEvent], in db: Database) throws {
-        for event in events {
-            let text = String(decoding: try JSONCoding.encode(event), as: UTF8.self)
-            try db.execute(sql: "INSERT INTO audit_spool (event) VALUES (?)", arguments: [text])
-        }
+        try record(encoded: try Self.encode(events), in: db)
+    }
+
+    /// The spooled form of events: encoded before a transaction, so the encoding does not hold
+    /// up the one writer every other commit waits for.
+    public static func encode(_ events: [AuditEvent]) throws -> [String] {
+        try events.map { String(decoding: try JSONCoding.encode($0), as: UTF8.self) }
+    }
+
+    /// Spools events `encode(_:)` made, inside the caller's transaction.
+    public func record(encoded events: [String], in db: Database) throws {
+        let insert = try db.cachedStatement(sql: "INSERT INTO audit_spool (event) VALUES (?)")
+        for text in events { try insert.execute(arguments: [text]) }
         wakeup.signal()
     }
 

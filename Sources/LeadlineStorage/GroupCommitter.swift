@@ -5,8 +5,10 @@ import NIOConcurrencyHelpers
 /// new writes queue up; the next commit takes all of them. Under load that is one fsync for
 /// many writers; alone, a write commits at once with no added wait.
 ///
-/// The batches are drained on the writer's own queue, one transaction after another, without a
-/// Swift task or a thread hop between them.
+/// The batches are taken on the writer's own queue, one dispatch per batch: between two commits
+/// there is no hop through the cooperative thread pool, whose queue under load (request
+/// handlers, deliveries) otherwise left the writer idle while callers waited. Each batch is its
+/// own dispatch, so a plain write queued meanwhile still gets its turn.
 final class GroupCommitter: Sendable {
     private struct Job: Sendable {
         /// Runs the write; returns whether it succeeded and what to tell the caller after the commit.
@@ -47,23 +49,26 @@ final class GroupCommitter: Sendable {
                 state.draining = true
                 return true
             }
-            if startDrain {
-                pool.asyncWriteWithoutTransaction { db in self.drain(db) }
-            }
+            if startDrain { scheduleBatch() }
         }
     }
 
-    private func drain(_ db: Database) {
-        while true {
-            let batch = state.withLockedValue { state -> [Job] in
-                let batch = state.queue
-                state.queue = []
-                if batch.isEmpty { state.draining = false }
-                return batch
-            }
-            if batch.isEmpty { return }
-            commit(batch, db)
+    private func scheduleBatch() {
+        pool.asyncWriteWithoutTransaction { db in self.commitBatch(db) }
+    }
+
+    /// Commits everything queued so far in one transaction, then schedules the next batch; the
+    /// drain stops when a batch finds the queue empty.
+    private func commitBatch(_ db: Database) {
+        let batch = state.withLockedValue { state -> [Job] in
+            let batch = state.queue
+            state.queue = []
+            if batch.isEmpty { state.draining = false }
+            return batch
         }
+        if batch.isEmpty { return }
+        commit(batch, db)
+        scheduleBatch()
     }
 
     /// Optimistically runs the whole batch without a savepoint per job (two more statements for

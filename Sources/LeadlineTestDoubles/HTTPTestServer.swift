@@ -59,14 +59,22 @@ public struct CannedResponse: Sendable {
 /// An HTTP/1.1 server on loopback for vendor test doubles: each request goes to `handler`,
 /// every request is recorded (thread-safe) for the test's assertions. A double whose handler is
 /// its own method starts the server without one and calls `respond(with:)` once it is complete;
-/// until then requests get 503.
+/// until then requests get 503. A double that answers without awaiting anything installs its
+/// handler with `respondImmediately(with:)`: answered on the connection's event loop, with no
+/// task per request, so a load test measures the sender rather than the double.
 public final class HTTPTestServer: Sendable {
     public typealias Handler = @Sendable (RecordedRequest) async -> CannedResponse
+    public typealias ImmediateHandler = @Sendable (RecordedRequest) -> CannedResponse
+
+    enum Responder: Sendable {
+        case later(Handler)
+        case immediately(ImmediateHandler)
+    }
 
     public let port: Int
     private let channel: any Channel
     private let recorded = NIOLockedValueBox<[RecordedRequest]>([])
-    private let handler: NIOLockedValueBox<Handler?>
+    private let responder: NIOLockedValueBox<Responder?>
 
     public var baseURL: String { "http://127.0.0.1:\(port)" }
 
@@ -80,12 +88,8 @@ public final class HTTPTestServer: Sendable {
         async throws
     {
         let recorded = self.recorded
-        let current = NIOLockedValueBox(handler)
-        self.handler = current
-        let handler: Handler = { request in
-            guard let answer = current.withLockedValue({ $0 }) else { return CannedResponse(status: 503) }
-            return await answer(request)
-        }
+        let current = NIOLockedValueBox(handler.map { Responder.later($0) })
+        self.responder = current
         channel = try await ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 256)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
@@ -93,7 +97,8 @@ public final class HTTPTestServer: Sendable {
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.configureHTTPServerPipeline()
                     try channel.pipeline.syncOperations.addHandler(
-                        DoubleHandler(handler: handler) { request in recorded.withLockedValue { $0.append(request) } })
+                        DoubleHandler(responder: current) { request in recorded.withLockedValue { $0.append(request) } }
+                    )
                 }
             }
             .bind(host: "127.0.0.1", port: port)
@@ -102,7 +107,11 @@ public final class HTTPTestServer: Sendable {
     }
 
     public func respond(with handler: @escaping Handler) {
-        self.handler.withLockedValue { $0 = handler }
+        responder.withLockedValue { $0 = .later(handler) }
+    }
+
+    public func respondImmediately(with handler: @escaping ImmediateHandler) {
+        responder.withLockedValue { $0 = .immediately(handler) }
     }
 
     public func shutdown() async {
@@ -114,13 +123,16 @@ final class DoubleHandler: ChannelInboundHandler {
     typealias InboundIn = HTTPServerRequestPart
     typealias OutboundOut = HTTPServerResponsePart
 
-    private let handler: HTTPTestServer.Handler
+    private let responder: NIOLockedValueBox<HTTPTestServer.Responder?>
     private let record: @Sendable (RecordedRequest) -> Void
     private var head: HTTPRequestHead?
     private var body = ByteBuffer()
 
-    init(handler: @escaping HTTPTestServer.Handler, record: @escaping @Sendable (RecordedRequest) -> Void) {
-        self.handler = handler
+    init(
+        responder: NIOLockedValueBox<HTTPTestServer.Responder?>,
+        record: @escaping @Sendable (RecordedRequest) -> Void
+    ) {
+        self.responder = responder
         self.record = record
     }
 
@@ -144,14 +156,29 @@ final class DoubleHandler: ChannelInboundHandler {
             let keepAlive = head.isKeepAlive
             let version = head.version
             let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
-            let handler = self.handler
-            Task {
-                let response = await handler(request)
-                if let delay = response.delay { try? await Task.sleep(for: delay) }
-                bound.eventLoop.execute {
+            switch responder.withLockedValue({ $0 }) {
+            case .immediately(let answer)?:
+                let response = answer(request)
+                guard let delay = response.delay else {
+                    return respond(context: context, response: response, version: version, keepAlive: keepAlive)
+                }
+                let (seconds, attoseconds) = delay.components
+                let nanoseconds = seconds * 1_000_000_000 + attoseconds / 1_000_000_000
+                context.eventLoop.scheduleTask(in: .nanoseconds(nanoseconds)) {
                     let (me, context) = bound.value
                     me.respond(context: context, response: response, version: version, keepAlive: keepAlive)
                 }
+            case .later(let handler)?:
+                Task {
+                    let response = await handler(request)
+                    if let delay = response.delay { try? await Task.sleep(for: delay) }
+                    bound.eventLoop.execute {
+                        let (me, context) = bound.value
+                        me.respond(context: context, response: response, version: version, keepAlive: keepAlive)
+                    }
+                }
+            case nil:
+                respond(context: context, response: CannedResponse(status: 503), version: version, keepAlive: keepAlive)
             }
         }
     }

@@ -25,7 +25,8 @@ public final class WebhookReceiverDouble: Sendable {
     public init(port: Int = 0, secret: String) async throws {
         self.secret = secret
         server = try await HTTPTestServer(port: port)
-        server.respond { [weak self] request in
+        // Answers without awaiting: on the event loop, no task per request (see HTTPTestServer).
+        server.respondImmediately { [weak self] request in
             guard let self else { return .reset }
             return self.answer(request)
         }

@@ -10,6 +10,9 @@ struct DeliveryJob: Sendable {
     var id: String
     var leadId: String
     var lead: JSONValue
+    /// The lead as stored: the canonical JSON `lead` was parsed from (sorted keys), sent as is by
+    /// connectors that post the whole lead.
+    var payload: Data
     var destination: Destination
     var fieldMap: [String: JSONValue]
     /// Attempts including this one.
@@ -63,44 +66,68 @@ struct Outbox: Sendable {
         let deadline = now + maxAttemptsSeconds
         let spool = self.spool
         let routeCache = self.routeCache
+        // Planned before the transaction for the routes as cached now (delivery ids, the audit
+        // event encoded), so the one writer every commit waits for only stores; planned again
+        // inside only when a route change reloaded the routes in between.
+        let planned = try routeCache.cached().map { try Self.plan(lead, leadId: leadId, routes: $0, actor: actor) }
         return try await storage.groupedWrite { db in
-            if try Bool.fetchOne(db, sql: "SELECT 1 FROM leads WHERE id = ?", arguments: [leadId]) == true {
+            if try Bool.fetchOne(
+                db.cachedStatement(sql: "SELECT 1 FROM leads WHERE id = ?"), arguments: [leadId]) == true
+            {
                 let existing = try String.fetchAll(
-                    db, sql: "SELECT id FROM deliveries WHERE lead_id = ? ORDER BY id", arguments: [leadId])
+                    db.cachedStatement(sql: "SELECT id FROM deliveries WHERE lead_id = ? ORDER BY id"),
+                    arguments: [leadId])
                 return EnqueueLead.Result(leadId: leadId, deliveries: existing, duplicate: true)
             }
-            try db.execute(
-                sql: "INSERT INTO leads (id, payload, received_at) VALUES (?, ?, ?)", arguments: [leadId, payload, now])
-            var created: [String] = []
-            var destinations = Set<String>()
-            for route in try routeCache.routes(in: db) where route.enabled && Self.matches(route.match, lead) {
-                // One delivery per destination even when several routes lead there: the first route by id wins.
-                guard destinations.insert(route.destinationId).inserted else { continue }
-                let id = Self.deliveryID(leadId: leadId, destinationId: route.destinationId)
-                try db.execute(
-                    sql: """
-                        INSERT INTO deliveries (id, lead_id, destination_id, route_id, field_map, state, next_attempt_at,
-                            deadline_at, created_at, updated_at)
-                        VALUES (?, ?, ?, ?, ?, 'pending', ?, ?, ?, ?)
-                        """,
-                    arguments: [
-                        id, leadId, route.destinationId, route.id, try RouterCatalog.text(route.fieldMap), now,
-                        deadline, now, now,
-                    ])
-                created.append(id)
+            let routes = try routeCache.routes(in: db)
+            let plan =
+                try planned.flatMap { $0.generation == routes.generation ? $0 : nil }
+                ?? Self.plan(lead, leadId: leadId, routes: routes, actor: actor)
+            try db.cachedStatement(sql: "INSERT INTO leads (id, payload, received_at) VALUES (?, ?, ?)")
+                .execute(arguments: [leadId, payload, now])
+            let insert = try db.cachedStatement(
+                sql: """
+                    INSERT INTO deliveries (id, lead_id, destination_id, route_id, field_map, state, next_attempt_at,
+                        deadline_at, created_at, updated_at)
+                    VALUES (?, ?, ?, ?, ?, 'pending', ?, ?, ?, ?)
+                    """)
+            for delivery in plan.deliveries {
+                let route = delivery.route.route
+                try insert.execute(arguments: [
+                    delivery.id, leadId, route.destinationId, route.id, delivery.route.fieldMapText, now, deadline,
+                    now, now,
+                ])
             }
             // No route took it: keep the id (replays stay duplicates) but not the personal data.
-            if created.isEmpty {
-                try db.execute(sql: "UPDATE leads SET payload = NULL WHERE id = ?", arguments: [leadId])
+            if plan.deliveries.isEmpty {
+                try db.cachedStatement(sql: "UPDATE leads SET payload = NULL WHERE id = ?").execute(arguments: [leadId])
             }
-            try spool.record(
-                [
-                    AuditEvent(
-                        action: "router.enqueueLead", subject: leadId, outcome: "accepted",
-                        details: ["deliveries": .int(Int64(created.count)), "by": .string(actor)])
-                ], in: db)
-            return EnqueueLead.Result(leadId: leadId, deliveries: created.sorted(), duplicate: false)
+            try spool.record(encoded: plan.event, in: db)
+            return EnqueueLead.Result(leadId: leadId, deliveries: plan.deliveries.map(\.id).sorted(), duplicate: false)
         }
+    }
+
+    /// What enqueueing a new lead writes for one version of the routes.
+    private struct EnqueuePlan: Sendable {
+        var generation: Int
+        var deliveries: [(id: String, route: RouteCache.Entry)]
+        var event: [String]
+    }
+
+    private static func plan(_ lead: JSONValue, leadId: String, routes: RouteCache.Snapshot, actor: String) throws
+        -> EnqueuePlan
+    {
+        var deliveries: [(id: String, route: RouteCache.Entry)] = []
+        var destinations = Set<String>()
+        for entry in routes.entries where entry.route.enabled && matches(entry.route.match, lead) {
+            // One delivery per destination even when several routes lead there: the first route by id wins.
+            guard destinations.insert(entry.route.destinationId).inserted else { continue }
+            deliveries.append((deliveryID(leadId: leadId, destinationId: entry.route.destinationId), entry))
+        }
+        let event = AuditEvent(
+            action: "router.enqueueLead", subject: leadId, outcome: "accepted",
+            details: ["deliveries": .int(Int64(deliveries.count)), "by": .string(actor)])
+        return EnqueuePlan(generation: routes.generation, deliveries: deliveries, event: try AuditSpool.encode([event]))
     }
 
     // MARK: worker side
@@ -158,14 +185,17 @@ struct Outbox: Sendable {
             return []
         }
         let rows = try Row.fetchAll(
-            db,
-            sql: """
-                SELECT d.id, d.lead_id, d.field_map, d.attempts, d.deadline_at, d.progress, l.payload
-                FROM deliveries d JOIN leads l ON l.id = d.lead_id
-                WHERE d.destination_id = ? AND d.state IN ('pending', 'retrying') AND d.next_attempt_at <= ?
-                ORDER BY d.next_attempt_at, d.id LIMIT ?
-                """, arguments: [destinationId, now, limit])
+            db.cachedStatement(
+                sql: """
+                    SELECT d.id, d.lead_id, d.field_map, d.attempts, d.deadline_at, d.progress, l.payload
+                    FROM deliveries d JOIN leads l ON l.id = d.lead_id
+                    WHERE d.destination_id = ? AND d.state IN ('pending', 'retrying') AND d.next_attempt_at <= ?
+                    ORDER BY d.next_attempt_at, d.id LIMIT ?
+                    """), arguments: [destinationId, now, limit])
+        let markInFlight = try db.cachedStatement(
+            sql: "UPDATE deliveries SET state = 'inflight', attempts = attempts + 1, updated_at = ? WHERE id = ?")
         var jobs: [DeliveryJob] = []
+        jobs.reserveCapacity(rows.count)
         for row in rows {
             let id: String = row["id"]
             guard let payload: String = row["payload"] else {
@@ -175,22 +205,22 @@ struct Outbox: Sendable {
                     arguments: [now, id])
                 continue
             }
-            try db.execute(
-                sql:
-                    "UPDATE deliveries SET state = 'inflight', attempts = attempts + 1, updated_at = ? WHERE id = ?",
-                arguments: [now, id])
+            try markInFlight.execute(arguments: [now, id])
             let progressText: String? = row["progress"]
             let progress =
                 try progressText.map {
                     try JSONCoding.decoder().decode([String: String].self, from: Data($0.utf8))
                 } ?? [:]
             let mapText: String = row["field_map"]
+            guard case .object(let fieldMap) = try JSONCoding.parse(mapText.utf8) else {
+                throw RuntimeError("delivery \(id) has a field map that is not an object")
+            }
+            let payloadBytes = Data(payload.utf8)
             jobs.append(
                 DeliveryJob(
-                    id: id, leadId: row["lead_id"], lead: try JSONCoding.parse(Array(payload.utf8)),
-                    destination: destination,
-                    fieldMap: try JSONCoding.decoder().decode([String: JSONValue].self, from: Data(mapText.utf8)),
-                    attempts: (row["attempts"] as Int) + 1, deadline: row["deadline_at"], progress: progress))
+                    id: id, leadId: row["lead_id"], lead: try JSONCoding.parse(payloadBytes), payload: payloadBytes,
+                    destination: destination, fieldMap: fieldMap, attempts: (row["attempts"] as Int) + 1,
+                    deadline: row["deadline_at"], progress: progress))
         }
         return jobs
     }
@@ -206,62 +236,88 @@ struct Outbox: Sendable {
     /// Only a delivery still in flight changes state (an erasure or a retry may have moved it).
     func finish(_ job: DeliveryJob, _ outcome: AttemptOutcome) async throws {
         let now = RouterTime.now()
-        let reported = outcome
+        // Planned (the audit event encoded) before the transaction, so that work does not hold up
+        // the writer; planned again inside only when an erasure changed the outcome meanwhile.
+        let planned = try Self.plan(job, outcome, now: now)
         let spool = self.spool
         try await storage.groupedWrite { db in
-            var outcome = reported
+            var plan = planned
             // Erased while this attempt was under way: keep no vendor text, and do not try again.
-            if try Bool.fetchOne(db, sql: "SELECT erased FROM leads WHERE id = ?", arguments: [job.leadId]) == true {
-                outcome.error = "lead erased"
-                if case .delivered = outcome.verdict {} else { outcome.verdict = .dead }
+            if try Bool.fetchOne(
+                db.cachedStatement(sql: "SELECT erased FROM leads WHERE id = ?"), arguments: [job.leadId]) == true
+            {
+                var erased = outcome
+                erased.error = "lead erased"
+                if case .delivered = erased.verdict {} else { erased.verdict = .dead }
+                plan = try Self.plan(job, erased, now: now)
             }
-            let error = outcome.error.map { String($0.prefix(2000)) }
-            try db.execute(
+            try db.cachedStatement(
                 sql:
-                    "INSERT INTO delivery_attempts (delivery_id, at, http_status, latency_ms, error) VALUES (?, ?, ?, ?, ?)",
-                arguments: [job.id, now, outcome.httpStatus, outcome.latencyMs, error])
-            var details: [String: JSONValue] = [
-                "leadId": .string(job.leadId), "destinationId": .string(job.destination.id),
-                "attempts": .int(Int64(job.attempts)),
-            ]
-            if let status = outcome.httpStatus { details["httpStatus"] = .int(Int64(status)) }
-            let event: AuditEvent
-            switch outcome.verdict {
-            case .delivered(let recordId):
-                try db.execute(
-                    sql: """
-                        UPDATE deliveries SET state = 'delivered', crm_record_id = ?, last_error = NULL, next_attempt_at = NULL,
-                        updated_at = ? WHERE id = ? AND state = 'inflight'
-                        """, arguments: [recordId, now, job.id])
-                if let recordId { details["crmRecordId"] = .string(recordId) }
-                event = AuditEvent(action: "router.deliver", subject: job.id, outcome: "delivered", details: details)
-            case .retry(let at) where at <= job.deadline:
-                try db.execute(
-                    sql: """
-                        UPDATE deliveries SET state = 'retrying', next_attempt_at = ?, last_error = ?, updated_at = ?
-                        WHERE id = ? AND state = 'inflight'
-                        """, arguments: [at, error, now, job.id])
-                details["nextAttemptAt"] = .string(RouterTime.iso(at))
-                event = AuditEvent(action: "router.deliver", subject: job.id, outcome: "retrying", details: details)
-            case .retry:
-                let reason = "gave up after max_attempts_hours; last error: \(error ?? "unknown")"
-                try db.execute(
-                    sql: """
-                        UPDATE deliveries SET state = 'dead', next_attempt_at = NULL, last_error = ?, updated_at = ?
-                        WHERE id = ? AND state = 'inflight'
-                        """, arguments: [String(reason.prefix(2000)), now, job.id])
-                details["reason"] = "max_attempts_hours"
-                event = AuditEvent(action: "router.deliver", subject: job.id, outcome: "dead", details: details)
-            case .dead:
-                try db.execute(
-                    sql: """
-                        UPDATE deliveries SET state = 'dead', next_attempt_at = NULL, last_error = ?, updated_at = ?
-                        WHERE id = ? AND state = 'inflight'
-                        """, arguments: [error, now, job.id])
-                event = AuditEvent(action: "router.deliver", subject: job.id, outcome: "dead", details: details)
-            }
-            try spool.record([event], in: db)
+                    "INSERT INTO delivery_attempts (delivery_id, at, http_status, latency_ms, error) VALUES (?, ?, ?, ?, ?)"
+            ).execute(arguments: [job.id, now, plan.httpStatus, plan.latencyMs, plan.error])
+            try db.cachedStatement(sql: plan.sql).execute(arguments: plan.arguments)
+            try spool.record(encoded: plan.event, in: db)
         }
+    }
+
+    /// What `finish` writes for one outcome: the state change and its spooled audit event.
+    private struct FinishPlan: Sendable {
+        var httpStatus: Int?
+        var latencyMs: Double
+        var error: String?
+        var sql: String
+        var arguments: StatementArguments
+        var event: [String]
+    }
+
+    private static func plan(_ job: DeliveryJob, _ outcome: AttemptOutcome, now: Double) throws -> FinishPlan {
+        let error = outcome.error.map { String($0.prefix(2000)) }
+        var details: [String: JSONValue] = [
+            "leadId": .string(job.leadId), "destinationId": .string(job.destination.id),
+            "attempts": .int(Int64(job.attempts)),
+        ]
+        if let status = outcome.httpStatus { details["httpStatus"] = .int(Int64(status)) }
+        let sql: String
+        let arguments: StatementArguments
+        let verdict: String
+        switch outcome.verdict {
+        case .delivered(let recordId):
+            sql = """
+                UPDATE deliveries SET state = 'delivered', crm_record_id = ?, last_error = NULL, next_attempt_at = NULL,
+                updated_at = ? WHERE id = ? AND state = 'inflight'
+                """
+            arguments = [recordId, now, job.id]
+            if let recordId { details["crmRecordId"] = .string(recordId) }
+            verdict = "delivered"
+        case .retry(let at) where at <= job.deadline:
+            sql = """
+                UPDATE deliveries SET state = 'retrying', next_attempt_at = ?, last_error = ?, updated_at = ?
+                WHERE id = ? AND state = 'inflight'
+                """
+            arguments = [at, error, now, job.id]
+            details["nextAttemptAt"] = .string(RouterTime.iso(at))
+            verdict = "retrying"
+        case .retry:
+            let reason = "gave up after max_attempts_hours; last error: \(error ?? "unknown")"
+            sql = """
+                UPDATE deliveries SET state = 'dead', next_attempt_at = NULL, last_error = ?, updated_at = ?
+                WHERE id = ? AND state = 'inflight'
+                """
+            arguments = [String(reason.prefix(2000)), now, job.id]
+            details["reason"] = "max_attempts_hours"
+            verdict = "dead"
+        case .dead:
+            sql = """
+                UPDATE deliveries SET state = 'dead', next_attempt_at = NULL, last_error = ?, updated_at = ?
+                WHERE id = ? AND state = 'inflight'
+                """
+            arguments = [error, now, job.id]
+            verdict = "dead"
+        }
+        let event = AuditEvent(action: "router.deliver", subject: job.id, outcome: verdict, details: details)
+        return FinishPlan(
+            httpStatus: outcome.httpStatus, latencyMs: outcome.latencyMs, error: error, sql: sql, arguments: arguments,
+            event: try AuditSpool.encode([event]))
     }
 
     // MARK: admin side

@@ -162,10 +162,22 @@ struct RouterCatalog: Sendable {
     }
 
     static func destination(_ id: String, in db: Database) throws -> Destination? {
-        try String.fetchOne(db, sql: "SELECT body FROM destinations WHERE id = ?", arguments: [id]).map {
-            try JSONCoding.decoder().decode(Destination.self, from: Data($0.utf8))
+        guard
+            let body = try String.fetchOne(
+                db.cachedStatement(sql: "SELECT body FROM destinations WHERE id = ?"), arguments: [id])
+        else {
+            decodedDestinations.withLockedValue { $0[id] = nil }
+            return nil
         }
+        if let known = decodedDestinations.withLockedValue({ $0[id] }), known.body == body { return known.destination }
+        let destination = try JSONCoding.decoder().decode(Destination.self, from: Data(body.utf8))
+        decodedDestinations.withLockedValue { $0[id] = (body, destination) }
+        return destination
     }
+
+    /// Destinations as last decoded, with the stored text they came from: the worker reads a
+    /// destination's row on every claim, and decodes it again only when that text changed.
+    private static let decodedDestinations = NIOLockedValueBox([String: (body: String, destination: Destination)]())
 
     static func routes(in db: Database) throws -> [Route] {
         try String.fetchAll(db, sql: "SELECT body FROM routes ORDER BY id").map {
@@ -178,17 +190,39 @@ struct RouterCatalog: Sendable {
     }
 }
 
-/// Enabled routes, parsed once per change instead of once per lead. Writers invalidate it inside
-/// their transaction and again after the commit, so a lead enqueued after a route change sees it.
+/// Enabled routes, parsed once per change instead of once per lead, each with its field map
+/// already in the text form a delivery row stores. Writers invalidate it inside their
+/// transaction and again after the commit, so a lead enqueued after a route change sees it.
+/// Each load gets a new generation: work planned outside a transaction from `cached()` is
+/// still valid inside it exactly when the generation there is the same.
 final class RouteCache: Sendable {
-    private let routes = NIOLockedValueBox<[Route]?>(nil)
+    struct Entry: Sendable {
+        var route: Route
+        var fieldMapText: String
+    }
 
-    func invalidate() { routes.withLockedValue { $0 = nil } }
+    struct Snapshot: Sendable {
+        var generation: Int
+        var entries: [Entry]
+    }
 
-    func routes(in db: Database) throws -> [Route] {
-        if let cached = routes.withLockedValue({ $0 }) { return cached }
-        let loaded = try RouterCatalog.routes(in: db)
-        routes.withLockedValue { $0 = loaded }
-        return loaded
+    private let state = NIOLockedValueBox<(generation: Int, snapshot: Snapshot?)>((0, nil))
+
+    func invalidate() { state.withLockedValue { $0.snapshot = nil } }
+
+    /// The routes as loaded last, if no change invalidated them since; nil otherwise.
+    func cached() -> Snapshot? { state.withLockedValue { $0.snapshot } }
+
+    func routes(in db: Database) throws -> Snapshot {
+        if let cached = cached() { return cached }
+        let entries = try RouterCatalog.routes(in: db).map {
+            Entry(route: $0, fieldMapText: try RouterCatalog.text($0.fieldMap))
+        }
+        return state.withLockedValue { state in
+            state.generation += 1
+            let snapshot = Snapshot(generation: state.generation, entries: entries)
+            state.snapshot = snapshot
+            return snapshot
+        }
     }
 }

@@ -8,7 +8,8 @@ import LeadlineRPC
 /// t + "." + body)>` so it can check the sender and the freshness.
 struct WebhookConnector: Connector {
     func deliver(_ job: DeliveryJob, _ context: ConnectorContext) async throws -> Delivered {
-        let body = try JSONCoding.encode(job.lead)
+        // The lead as stored: the same canonical JSON encoding `job.lead` would give again.
+        let body = job.payload
         let response = try await post(job.destination, body: body, idempotencyKey: job.id, test: false, context)
         guard (200..<300).contains(response.status) else { throw VendorResponse.failure(response) }
         return Delivered(recordId: nil, httpStatus: response.status)
