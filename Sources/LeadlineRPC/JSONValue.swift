@@ -130,7 +130,8 @@ public enum JSONCoding {
     private static let sharedEncoder = encoder()
 
     public static func encode(_ value: some Encodable) throws -> Data {
-        try sharedEncoder.encode(value)
+        if let json = value as? JSONValue { return Data(JSONValueWriter.bytes(json)) }
+        return try sharedEncoder.encode(value)
     }
 
     /// Re-decodes a parsed value as a typed one: params arrive as JSONValue and handlers want structs.

@@ -28,6 +28,16 @@ public struct AuditEvent: Codable, Sendable, Hashable {
     public static func timestamp(_ date: Date) -> String {
         RFC3339.format(date)
     }
+
+    /// The spooled form: the same JSON Codable gives (absent details left out), written
+    /// directly; every outcome of every delivery spools one.
+    public var json: JSONValue {
+        var members: [String: JSONValue] = [
+            "time": .string(time), "action": .string(action), "subject": .string(subject), "outcome": .string(outcome),
+        ]
+        if let details { members["details"] = .object(details) }
+        return .object(members)
+    }
 }
 
 /// The durable outbox for audit events: every daemon writes its events into its own database
@@ -80,7 +90,7 @@ public final class AuditSpool: Sendable {
     /// The spooled form of events: encoded before a transaction, so the encoding does not hold
     /// up the one writer every other commit waits for.
     public static func encode(_ events: [AuditEvent]) throws -> [String] {
-        try events.map { String(decoding: try JSONCoding.encode($0), as: UTF8.self) }
+        events.map { String(decoding: JSONValueWriter.bytes($0.json), as: UTF8.self) }
     }
 
     /// Spools events `encode(_:)` made, inside the caller's transaction.
