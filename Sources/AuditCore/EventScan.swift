@@ -31,8 +31,7 @@ struct EventScan {
         let statement = try db.makeStatement(
             sql: "SELECT seq, time, actor, action, subject, outcome, details, prevHash, hash FROM events ORDER BY seq")
         let raw = statement.sqliteStatement
-        var canonical: [UInt8] = []
-        canonical.reserveCapacity(1024)
+        var canonical = CanonicalBuffer(capacity: 1024)
         var expectedSeq = anchorSeq + 1
         var stored = [UInt8](repeating: 0, count: 32)
         defer { sqlite3_reset(raw) }
@@ -53,14 +52,14 @@ struct EventScan {
                 outcome.problem = (seq, "event \(seq) does not follow its predecessor (prevHash differs)")
                 return outcome
             }
-            canonical.removeAll(keepingCapacity: true)
+            canonical.removeAll()
             CanonicalEncoding.appendEvent(
                 seq: seq, time: column(raw, 1), actor: column(raw, 2), action: column(raw, 3),
                 subject: column(raw, 4), outcome: column(raw, 5), details: column(raw, 6), prevHash: column(raw, 7),
                 to: &canonical)
             var hasher = SHA256()
             hasher.update(data: previous)
-            hasher.update(data: canonical)
+            canonical.withBytes { hasher.update(bufferPointer: $0) }
             let digest = hasher.finalize()
             guard Self.decodeHex(column(raw, 8), into: &stored), stored.elementsEqual(digest) else {
                 outcome.problem = (seq, "event \(seq) was altered (its hash does not match its content)")
