@@ -224,7 +224,7 @@ public final class AuditLedger: Sendable {
 
     public func verify() async throws -> ChainVerification {
         let verifier = signer.verifier
-        return try await storage.read { db in try ChainVerifier.verify(db, verifier: verifier) }
+        return try await ChainVerifier.verify(pool: storage.pool, verifier: verifier)
     }
 
     // MARK: retention
