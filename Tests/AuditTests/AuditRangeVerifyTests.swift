@@ -263,6 +263,29 @@ import Testing
     }
 }
 
+extension AuditRangeVerifyTests {
+    /// Verifications asked for at once take their turns (each holds a reader per core) and all
+    /// answer, appends going on meanwhile.
+    @Test func verificationsAskedForAtOnceAllAnswer() async throws {
+        let ledger = try InProcessLedger(checkpointEvery: 10)
+        try await ledger.append(100, time: nil)
+        try await withThrowingTaskGroup(of: ChainVerification?.self) { group in
+            for _ in 0..<8 {
+                group.addTask { try await ledger.ledger.verify() }
+            }
+            group.addTask {
+                try await ledger.append(50, time: nil)
+                return nil
+            }
+            for try await result in group {
+                if let result { #expect(result.ok, "\(result.detail ?? "")") }
+            }
+        }
+        #expect(try await ledger.ledger.verify().events == 150)
+        ledger.remove()
+    }
+}
+
 /// An audit ledger in this process, on a Storage like the daemon's, with a known signing key.
 struct InProcessLedger {
     let root: String
