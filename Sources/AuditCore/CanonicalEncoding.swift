@@ -125,7 +125,7 @@ public enum CanonicalEncoding {
     static func appendString<Text: Collection<UInt8>>(_ text: Text, to out: inout CanonicalBuffer) {
         out.append(UInt8(ascii: "\""))
         let copied: Void? = text.withContiguousStorageIfAvailable { out.appendEscaped($0) }
-        if copied == nil { out.appendEscaped(Array(text).withUnsafeBufferPointer { $0 }) }
+        if copied == nil { Array(text).withUnsafeBufferPointer { out.appendEscaped($0) } }
         out.append(UInt8(ascii: "\""))
     }
 }

@@ -48,6 +48,19 @@ import Testing
         }
     }
 
+    /// Sources without contiguous storage take a copy first; Strings and column buffers never do.
+    @Test func aSourceWithoutContiguousStorageIsEscapedTheSame() {
+        let bytes = Array("a\"b\\c\n\u{1}dé".utf8)
+        let reversed = bytes.reversed()
+        #expect(reversed.withContiguousStorageIfAvailable { _ in true } == nil)
+        var buffer = CanonicalBuffer()
+        CanonicalEncoding.appendString(reversed, to: &buffer)
+        #expect(buffer.bytes == Array("\"".utf8) + Self.reference(Array(reversed)) + Array("\"".utf8))
+        buffer.removeAll()
+        buffer.append(contentsOf: reversed)
+        #expect(buffer.bytes == Array(reversed))
+    }
+
     @Test func decimalsAreWrittenAsSwiftWritesThem() {
         var buffer = CanonicalBuffer()
         var values: [Int64] = [0, 1, -1, 9, 10, 99, 100, 999_999, 1_000_000, .max, .min, .max - 1, .min + 1]
