@@ -22,6 +22,10 @@ public final class AuditLedger: Sendable {
     let clock: DaemonClock
     let checkpointEveryEvents: Int
     let logger: Logger
+    /// One verification at a time: each takes a reader per core, and GRDB starts them while
+    /// holding the writer, so verifications piling up past the pool's readers would hold
+    /// appends back until one of them finished.
+    private let verifying = Turnstile()
 
     public init(storage: Storage, signer: AuditSigner, clock: DaemonClock, checkpointEveryEvents: Int, logger: Logger) {
         self.storage = storage
@@ -224,7 +228,8 @@ public final class AuditLedger: Sendable {
 
     public func verify() async throws -> ChainVerification {
         let verifier = signer.verifier
-        return try await storage.read { db in try ChainVerifier.verify(db, verifier: verifier) }
+        let pool = storage.pool
+        return try await verifying.run { try await ChainVerifier.verify(pool: pool, verifier: verifier) }
     }
 
     // MARK: retention
@@ -358,5 +363,23 @@ public final class AuditLedger: Sendable {
             throw RPCError.invalidParams("param '\(name)' must be an RFC 3339 date-time")
         }
         return normalized
+    }
+}
+
+/// Runs its callers' work one at a time, in the order they came.
+actor Turnstile {
+    private var busy = false
+    private var waiting: [CheckedContinuation<Void, Never>] = []
+
+    func run<T: Sendable>(_ work: @Sendable () async throws -> T) async throws -> T {
+        if busy {
+            await withCheckedContinuation { waiting.append($0) }
+        } else {
+            busy = true
+        }
+        defer {
+            if waiting.isEmpty { busy = false } else { waiting.removeFirst().resume() }
+        }
+        return try await work()
     }
 }

@@ -22,49 +22,36 @@ public enum CanonicalEncoding {
         seq: Int64, time: String, actor: String, action: String, subject: String, outcome: String, details: String,
         prevHash: String
     ) -> [UInt8] {
-        var out: [UInt8] = []
-        out.reserveCapacity(160 + details.utf8.count + subject.utf8.count)
+        var out = CanonicalBuffer(capacity: 160 + details.utf8.count + subject.utf8.count)
         appendEvent(
             seq: seq, time: time.utf8, actor: actor.utf8, action: action.utf8, subject: subject.utf8,
             outcome: outcome.utf8, details: details.utf8, prevHash: prevHash.utf8, to: &out)
-        return out
+        return out.bytes
     }
 
     /// The one definition of an event's canonical bytes, over any UTF-8 source: Strings when
     /// appending, SQLite's column buffers when verifying.
     static func appendEvent<Text: Collection<UInt8>>(
         seq: Int64, time: Text, actor: Text, action: Text, subject: Text, outcome: Text, details: Text, prevHash: Text,
-        to out: inout [UInt8]
+        to out: inout CanonicalBuffer
     ) {
-        out.append(contentsOf: #"{"action":"#.utf8)
+        out.append(#"{"action":"#)
         appendString(action, to: &out)
-        out.append(contentsOf: #","actor":"#.utf8)
+        out.append(#","actor":"#)
         appendString(actor, to: &out)
-        out.append(contentsOf: #","details":"#.utf8)
+        out.append(#","details":"#)
         out.append(contentsOf: details)
-        out.append(contentsOf: #","outcome":"#.utf8)
+        out.append(#","outcome":"#)
         appendString(outcome, to: &out)
-        out.append(contentsOf: #","prevHash":"#.utf8)
+        out.append(#","prevHash":"#)
         appendString(prevHash, to: &out)
-        out.append(contentsOf: #","seq":"#.utf8)
-        appendDecimal(seq, to: &out)
-        out.append(contentsOf: #","subject":"#.utf8)
+        out.append(#","seq":"#)
+        out.appendDecimal(seq)
+        out.append(#","subject":"#)
         appendString(subject, to: &out)
-        out.append(contentsOf: #","time":"#.utf8)
+        out.append(#","time":"#)
         appendString(time, to: &out)
         out.append(UInt8(ascii: "}"))
-    }
-
-    static func appendDecimal(_ value: Int64, to out: inout [UInt8]) {
-        guard value != 0 else { return out.append(UInt8(ascii: "0")) }
-        if value < 0 { out.append(UInt8(ascii: "-")) }
-        var magnitude = value.magnitude
-        var digits: [UInt8] = []
-        while magnitude > 0 {
-            digits.append(UInt8(ascii: "0") + UInt8(magnitude % 10))
-            magnitude /= 10
-        }
-        out.append(contentsOf: digits.reversed())
     }
 
     /// SHA-256(prevHash raw || canonical), hex. Nil when prevHash is not 64 hex digits.
@@ -78,14 +65,15 @@ public enum CanonicalEncoding {
 
     /// The bytes a checkpoint's Ed25519 signature covers: `{"hash":…,"seq":…,"time":…}`.
     public static func checkpointBytes(seq: Int64, time: String, hash: String) -> [UInt8] {
-        var out: [UInt8] = Array(#"{"hash":"#.utf8)
-        appendString(hash, to: &out)
-        out.append(contentsOf: #","seq":"#.utf8)
-        out.append(contentsOf: String(seq).utf8)
-        out.append(contentsOf: #","time":"#.utf8)
-        appendString(time, to: &out)
+        var out = CanonicalBuffer(capacity: 128)
+        out.append(#"{"hash":"#)
+        appendString(hash.utf8, to: &out)
+        out.append(#","seq":"#)
+        out.appendDecimal(seq)
+        out.append(#","time":"#)
+        appendString(time.utf8, to: &out)
         out.append(UInt8(ascii: "}"))
-        return out
+        return out.bytes
     }
 
     /// What the signed chain head and the retention anchor cover; the label keeps the three
@@ -96,23 +84,23 @@ public enum CanonicalEncoding {
 
     /// Canonical JSON text of any value: sorted keys, no whitespace, the string escaping above.
     public static func json(_ value: JSONValue) -> String {
-        var out: [UInt8] = []
+        var out = CanonicalBuffer(capacity: 256)
         appendValue(value, to: &out)
-        return String(decoding: out, as: UTF8.self)
+        return out.withBytes { String(decoding: $0, as: UTF8.self) }
     }
 
-    static func appendValue(_ value: JSONValue, to out: inout [UInt8]) {
+    static func appendValue(_ value: JSONValue, to out: inout CanonicalBuffer) {
         switch value {
-        case .null: out.append(contentsOf: "null".utf8)
-        case .bool(let flag): out.append(contentsOf: (flag ? "true" : "false").utf8)
-        case .int(let number): out.append(contentsOf: String(number).utf8)
+        case .null: out.append("null")
+        case .bool(let flag): out.append(flag ? "true" : "false")
+        case .int(let number): out.appendDecimal(number)
         case .double(let number):
             if number.isFinite && number.rounded() == number && abs(number) < 9.0e15 {
-                out.append(contentsOf: String(Int64(number)).utf8)
+                out.appendDecimal(Int64(number))
             } else {
                 out.append(contentsOf: (number.isFinite ? "\(number)" : "null").utf8)
             }
-        case .string(let text): appendString(text, to: &out)
+        case .string(let text): appendString(text.utf8, to: &out)
         case .array(let items):
             out.append(UInt8(ascii: "["))
             for (index, item) in items.enumerated() {
@@ -125,7 +113,7 @@ public enum CanonicalEncoding {
             // Sorted by UTF-8 bytes, so any language can reproduce the order.
             for (index, key) in members.keys.sorted(by: { $0.utf8.lexicographicallyPrecedes($1.utf8) }).enumerated() {
                 if index > 0 { out.append(UInt8(ascii: ",")) }
-                appendString(key, to: &out)
+                appendString(key.utf8, to: &out)
                 out.append(UInt8(ascii: ":"))
                 appendValue(members[key]!, to: &out)
             }
@@ -133,25 +121,11 @@ public enum CanonicalEncoding {
         }
     }
 
-    static func appendString(_ text: String, to out: inout [UInt8]) {
-        appendString(text.utf8, to: &out)
-    }
-
-    static func appendString<Text: Collection<UInt8>>(_ text: Text, to out: inout [UInt8]) {
+    /// A JSON string with the escaping above: runs that need none are copied whole.
+    static func appendString<Text: Collection<UInt8>>(_ text: Text, to out: inout CanonicalBuffer) {
         out.append(UInt8(ascii: "\""))
-        for byte in text {
-            switch byte {
-            case UInt8(ascii: "\""): out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "\"")])
-            case UInt8(ascii: "\\"): out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "\\")])
-            case 0..<0x20:
-                out.append(contentsOf: "\\u00".utf8)
-                out.append(Hex.digits[Int(byte >> 4)])
-                out.append(Hex.digits[Int(byte & 0x0f)])
-            default: out.append(byte)
-            }
-        }
+        let copied: Void? = text.withContiguousStorageIfAvailable { out.appendEscaped($0) }
+        if copied == nil { Array(text).withUnsafeBufferPointer { out.appendEscaped($0) } }
         out.append(UInt8(ascii: "\""))
     }
 }
-
-/// Lower-case hex, both ways.
