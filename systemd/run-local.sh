@@ -59,7 +59,13 @@ cleanup() {
   echo; echo "stopping Leadline..."
   # The restart loops first (so nothing comes back), then the daemons they exec'd, as systemctl stop would.
   for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-  pkill -TERM -f "^$REAL_BIN_DIR/leadline-(vault|ingest|router|audit|doubles)" 2>/dev/null || true
+  # Only this run's daemons: others from the same build (another `make run`, the tests) carry
+  # another LEADLINE_CONFIG and are left alone.
+  for pid in $(pgrep -f "^$REAL_BIN_DIR/leadline-(vault|ingest|router|audit)" 2>/dev/null); do
+    if tr '\0' '\n' <"/proc/$pid/environ" 2>/dev/null | grep -qxF "LEADLINE_CONFIG=$CONFIG"; then
+      kill -TERM "$pid" 2>/dev/null || true
+    fi
+  done
   pkill -TERM -f "^systemd-socket-activate -l $DEV/run/" 2>/dev/null || true
   wait 2>/dev/null || true
 }
