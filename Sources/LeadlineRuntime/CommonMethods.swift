@@ -9,6 +9,11 @@ public enum Ping: RPCMethod {
     public struct Result: Codable, Sendable {
         public var pong: Bool
         public var time: String
+
+        public init(pong: Bool, time: String) {
+            self.pong = pong
+            self.time = time
+        }
     }
 }
 

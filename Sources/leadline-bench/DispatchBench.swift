@@ -12,9 +12,7 @@ import NIOPosix
 struct DispatchBench {
     func run(into table: inout BenchTable) async throws {
         var methods = RPCMethodTable()
-        methods.register(BenchPing.self, .anyone) { _, _ in
-            BenchPing.Result(pong: true, time: AuditEvent.timestamp(Date()))
-        }
+        methods.register(Ping.self, .anyone) { _, _ in Ping.Result(pong: true, time: AuditEvent.timestamp(Date())) }
         // Caller, calls and timers on one event loop thread: no wake-ups between threads, which
         // would otherwise be most of what this measures.
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
@@ -44,15 +42,5 @@ struct DispatchBench {
         getrusage(RUSAGE_SELF.rawValue, &usage)
         return Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec)
             + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6
-    }
-}
-
-/// The shape of service.ping (its own Result has no public initializer).
-enum BenchPing: RPCMethod {
-    static let name = "service.ping"
-    typealias Params = NoParams
-    struct Result: Codable, Sendable {
-        var pong: Bool
-        var time: String
     }
 }
