@@ -71,7 +71,7 @@ final class DeliveryWorker: Service, Sendable, CustomStringConvertible {
         guard free > 0 else { return [] }
         do {
             var limits: [(destinationId: String, limit: Int)] = []
-            for due in try await outbox.dueDestinations(now: now).shuffled() where free > 0 {
+            for due in try await outbox.dueDestinations(now: now, atMost: free).shuffled() where free > 0 {
                 guard let destination = due.destination else {
                     limits.append((due.id, 0))  // deleted: the claim ends its deliveries
                     continue

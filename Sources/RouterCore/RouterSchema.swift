@@ -28,6 +28,15 @@ enum RouterSchema {
                         http_status INTEGER, latency_ms REAL NOT NULL, error TEXT);
                     CREATE INDEX delivery_attempts_delivery ON delivery_attempts(delivery_id, id);
                     """)
-        }
+        },
+        // The due queue per destination, in claim order: claiming read every due row of the
+        // index on (state, next_attempt_at) and sorted them, so each claim cost grew with the backlog.
+        Storage.Migration("router-v2") { db in
+            try db.execute(
+                sql: """
+                    CREATE INDEX deliveries_queue ON deliveries(destination_id, next_attempt_at, id)
+                        WHERE state IN ('pending', 'retrying')
+                    """)
+        },
     ]
 }
