@@ -6,7 +6,10 @@
  *   rpc-baseline-c client PATH CLIENTS SECONDS [REQUEST]
  *                                         CLIENTS threads, each one connection doing blocking
  *                                         request/reply round trips of a service.ping line
- *                                         (or REQUEST, one JSON-RPC line without its newline);
+ *                                         (or REQUEST, one JSON-RPC line without its newline;
+ *                                         in it, {seq} becomes a number unique to each call and
+ *                                         {seq%M} that number modulo M, so that calls which must
+ *                                         differ, such as enqueued leads, cost no generator in Swift);
  *                                         prints {"calls":N,"seconds":S,"p50_us":..,"p99_us":..}
  *
  *   rpc-baseline-c http-client HOST PORT CONNECTIONS SECONDS REQUESTS_FILE
@@ -35,6 +38,56 @@ static const char PING[] = "{\"jsonrpc\":\"2.0\",\"method\":\"service.ping\",\"i
 static const char *request_line = PING;
 static size_t request_length = sizeof(PING) - 1;
 static long error_replies = 0;
+/* REQUEST cut at its {seq} and {seq%M} placeholders: literal pieces, and after each piece but
+ * the last, the modulus of the placeholder that follows it (0: the number itself). */
+#define MAX_PIECES 32
+static const char *pieces[MAX_PIECES];
+static size_t piece_lengths[MAX_PIECES];
+static long piece_modulus[MAX_PIECES];
+static int piece_count = 0;
+static long next_sequence = 0;
+
+static void parse_template(const char *text) {
+    const char *cursor = text;
+    for (;;) {
+        const char *open = strstr(cursor, "{seq");
+        const char *close = open ? strchr(open, '}') : NULL;
+        if (!open || !close || piece_count == MAX_PIECES - 1) break;
+        long modulus = 0;
+        if (open[4] == '%') modulus = atol(open + 5);
+        else if (open[4] != '}') break;
+        pieces[piece_count] = cursor;
+        piece_lengths[piece_count] = open - cursor;
+        piece_modulus[piece_count] = modulus;
+        piece_count++;
+        cursor = close + 1;
+    }
+    pieces[piece_count] = cursor;
+    piece_lengths[piece_count] = strlen(cursor);
+    piece_count++;
+}
+
+/* The next call's line, with its newline, into out; returns its length. */
+static size_t render_request(char *out, size_t capacity) {
+    if (piece_count <= 1) {
+        memcpy(out, request_line, request_length);
+        return request_length;
+    }
+    long sequence = __atomic_fetch_add(&next_sequence, 1, __ATOMIC_RELAXED);
+    size_t used = 0;
+    for (int i = 0; i < piece_count; i++) {
+        if (used + piece_lengths[i] + 24 >= capacity) break;
+        memcpy(out + used, pieces[i], piece_lengths[i]);
+        used += piece_lengths[i];
+        if (i < piece_count - 1) {
+            long value = piece_modulus[i] > 0 ? sequence % piece_modulus[i] : sequence;
+            used += snprintf(out + used, capacity - used, "%ld", value);
+        }
+    }
+    out[used++] = '\n';
+    return used;
+}
+
 static const char REPLY[] = "{\"jsonrpc\":\"2.0\",\"result\":{\"pong\":true,\"time\":\"2026-12-01T10:00:00.000Z\"},\"id\":1}\n";
 
 static double now_us(void) {
@@ -152,17 +205,20 @@ static void *client_worker(void *arg) {
     struct worker *w = arg;
     int fd = connect_unix(w->path);
     char buf[4096];
+    char *line = malloc(request_length + 24 * MAX_PIECES);
     double end = now_us() + w->seconds * 1e6;
     while (now_us() < end) {
         double start = now_us();
+        size_t length = render_request(line, request_length + 24 * MAX_PIECES);
         int got;
-        if (write(fd, request_line, request_length) < 0 || (got = read_line(fd, buf, sizeof(buf))) < 0) {
+        if (write(fd, line, length) < 0 || (got = read_line(fd, buf, sizeof(buf))) < 0) {
             fprintf(stderr, "client: connection lost\n");
             break;
         }
         if (memmem(buf, got, "\"error\"", 7)) __atomic_add_fetch(&error_replies, 1, __ATOMIC_RELAXED);
         record(&w->latencies, now_us() - start);
     }
+    free(line);
     close(fd);
     return NULL;
 }
@@ -307,6 +363,7 @@ int main(int argc, char **argv) {
             line[length + 1] = 0;
             request_line = line;
             request_length = length + 1;
+            parse_template(argv[5]);
         }
         return run_client(argv[2], atoi(argv[3]), atof(argv[4]));
     }
