@@ -5,9 +5,8 @@ import LeadlineSchemas
 /// every request's params (and, in tests, every result) must pass.
 public struct OpenRPCSchema: RPCSchemaChecking {
     public let document: JSONValue
-    private let validator: SchemaValidator
-    private let params: [String: JSONValue]
-    private let results: [String: JSONValue]
+    private let params: [String: CompiledSchema]
+    private let results: [String: CompiledSchema]
 
     public init(service: String) throws {
         guard let text = Schemas.openRPC(service: service) else {
@@ -18,9 +17,9 @@ public struct OpenRPCSchema: RPCSchemaChecking {
 
     public init(document: JSONValue) {
         self.document = document
-        self.validator = SchemaValidator(root: document)
-        var params: [String: JSONValue] = [:]
-        var results: [String: JSONValue] = [:]
+        let validator = SchemaValidator(root: document)
+        var params: [String: CompiledSchema] = [:]
+        var results: [String: CompiledSchema] = [:]
         for method in document["methods"]?.arrayValue ?? [] {
             guard let name = method["name"]?.stringValue else { continue }
             var properties: [String: JSONValue] = [:]
@@ -36,8 +35,8 @@ public struct OpenRPCSchema: RPCSchemaChecking {
             ]
             // Rules across params (one of email or phone, per-kind options) live beside the params.
             if let crossParams = method["x-params-schema"] { paramsSchema["allOf"] = .array([crossParams]) }
-            params[name] = .object(paramsSchema)
-            if let result = method["result"]?["schema"] { results[name] = result }
+            params[name] = validator.compile(.object(paramsSchema))
+            if let result = method["result"]?["schema"] { results[name] = validator.compile(result) }
         }
         self.params = params
         self.results = results
@@ -55,12 +54,12 @@ public struct OpenRPCSchema: RPCSchemaChecking {
         case .object?: object = value!
         case .some: return .invalidParams("params must be an object of named parameters")
         }
-        return validator.validate(object, against: schema).map { RPCError.invalidParams($0) }
+        return schema.validate(object).map { RPCError.invalidParams($0) }
     }
 
     public func checkResult(method: String, result: JSONValue) -> String? {
         guard let schema = results[method] else { return nil }
-        return validator.validate(result, against: schema).map {
+        return schema.validate(result).map {
             $0.replacingOccurrences(of: "param '", with: "result '")
         }
     }

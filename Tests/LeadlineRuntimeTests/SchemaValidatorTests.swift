@@ -61,4 +61,39 @@ import Testing
         #expect(problem?.contains("spoolSeq") == true)
         #expect(validator.validate(["spoolSeq": 1], against: schema) != nil)
     }
+
+    @Test func theMemberFirstByNameAnswersWhateverTheDictionaryOrder() {
+        let validator = SchemaValidator(root: [:])
+        let schema = validator.compile([
+            "type": "object", "additionalProperties": ["type": "integer"],
+        ])
+        let names = (0..<40).map { "m\($0)" }
+        var value: [String: JSONValue] = [:]
+        for name in names { value[name] = "not a number" }
+        #expect(schema.validate(.object(value)) == "param 'm0' must be an integer, not string")
+        value["m0"] = 1
+        #expect(schema.validate(.object(value)) == "param 'm1' must be an integer, not string")
+    }
+
+    @Test func referencesResolveOnceAndMayReferToThemselves() {
+        let root: JSONValue = [
+            "definitions": [
+                "tree": [
+                    "type": "object", "required": ["name"],
+                    "properties": [
+                        "name": ["type": "string"],
+                        "children": ["type": "array", "items": ["$ref": "#/definitions/tree"]],
+                    ],
+                ]
+            ]
+        ]
+        let schema = SchemaValidator(root: root).compile(["$ref": "#/definitions/tree"])
+        #expect(schema.validate(["name": "a", "children": [["name": "b", "children": [["name": "c"]]]]]) == nil)
+        #expect(
+            schema.validate(["name": "a", "children": [["name": "b", "children": [["name": 3]]]]])
+                == "param 'children[0].children[0].name' must be a string, not integer")
+        #expect(
+            SchemaValidator(root: root).validate(1, against: ["$ref": "#/nowhere"])
+                == "the value: unresolvable schema reference")
+    }
 }
