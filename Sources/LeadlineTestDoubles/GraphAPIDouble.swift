@@ -90,7 +90,9 @@ public final class GraphAPIDouble: Sendable {
         for name in ["graph-lead-facebook", "graph-lead-instagram", "graph-lead-organic"] {
             try addLead(Fixtures.data("meta/\(name).json"))
         }
-        server.respond { [weak self] request in
+        // Answers without awaiting: on the event loop, no task per request, so the webhook bench
+        // (whose retrievals all land here) measures ingest rather than the stand-in for Meta.
+        server.respondImmediately { [weak self] request in
             guard let self else { return .reset }
             return self.answer(request)
         }

@@ -65,20 +65,31 @@ struct VaultAuditBench {
                 target: ">= 20000 /s", met: appendsPerSecond >= 20_000))
 
         let audit = RPCClient(socketPath: stack.socketPath("audit"), callTimeout: .seconds(600))
-        let started = ContinuousClock.now
-        let verdict = try await audit.call("audit.verify", params: [:])
-        let elapsed = (ContinuousClock.now - started).seconds
-        let events = Double(verdict["events"]?.intValue ?? 0)
-        guard verdict["ok"] == .bool(true) else { throw TestStackError("audit.verify failed during the benchmark") }
+        // The median of three runs: one verify lasts about a tenth of a second, so a single run
+        // measures whatever else this shared machine did in that moment as much as the verify.
+        var rates: [Double] = []
+        var events = 0.0
+        for _ in 0..<3 {
+            let started = ContinuousClock.now
+            let verdict = try await audit.call("audit.verify", params: [:])
+            let elapsed = (ContinuousClock.now - started).seconds
+            guard verdict["ok"] == .bool(true) else {
+                throw TestStackError("audit.verify failed during the benchmark")
+            }
+            events = Double(verdict["events"]?.intValue ?? 0)
+            rates.append(events / elapsed)
+        }
+        let verifyRate = rates.sorted()[1]
         let hashRate = rawChainHashRate(count: 200_000)
         table.add(
             ratioRow(
-                "audit verify events/s (\(Int(events)) events) vs raw SHA-256 chain", events / elapsed, hashRate, "/s",
+                "audit verify events/s (\(Int(events)) events, median of 3) vs raw SHA-256 chain", verifyRate, hashRate,
+                "/s",
                 target: nil, lowerIsBetter: false))
         table.add(
             BenchRow(
-                name: "audit verify events/s", value: format(events / elapsed, " /s"), baseline: "-", ratio: "-",
-                target: ">= 1000000 /s", met: events / elapsed >= 1_000_000))
+                name: "audit verify events/s", value: format(verifyRate, " /s"), baseline: "-", ratio: "-",
+                target: ">= 1000000 /s", met: verifyRate >= 1_000_000))
         await vault.close()
         await audit.close()
         table.add(DaemonFootprintBench.peakUnderLoad("vault", of: stack, during: "getSecret, 16 clients"))
