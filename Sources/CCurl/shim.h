@@ -27,7 +27,11 @@ typedef struct {
     void (*slist_free_all)(struct curl_slist *);
 } leadline_curl_api;
 
-/* Function-local statics: Swift's importer emits the functions of this header, not its globals. */
+/* Function-local statics: Swift's importer emits the functions of this header, not its globals.
+ * Being static, they exist once per object file that uses them, and a release build compiles
+ * each Swift file (and whatever it inlines from other files) to its own object file: every call
+ * of these functions must stay in LeadlineHTTP/HTTPClient.swift, or the other file's copy is
+ * never loaded and its calls jump through null pointers (seen when a split put them in two). */
 static inline leadline_curl_api *leadline_curl_api_storage(void) {
     static leadline_curl_api api;
     return &api;
