@@ -35,7 +35,7 @@ final class WebhookLoad: Sendable {
         self.options = options
         self.random = random
         var configuration = HTTPClient.Configuration()
-        configuration.threads = options.senders
+        configuration.keptHandles = options.senders
         configuration.connectTimeout = .seconds(5)
         configuration.totalTimeout = .seconds(15)
         http = HTTPClient(configuration: configuration)

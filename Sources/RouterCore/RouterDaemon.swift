@@ -13,7 +13,7 @@ public enum RouterDaemon {
         let timing = DeliveryTiming.fromEnvironment()
         var httpConfiguration = HTTPClient.Configuration()
         httpConfiguration.totalTimeout = timing.requestTimeout
-        httpConfiguration.threads = timing.concurrency
+        httpConfiguration.keptHandles = timing.concurrency
         httpConfiguration.maxResponseBytes = 4 << 20
         let http = HTTPClient(configuration: httpConfiguration)
         let credentials = CredentialSource(

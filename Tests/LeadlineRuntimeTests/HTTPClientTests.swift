@@ -112,6 +112,34 @@ import Testing
         #expect(statuses.count == 50)
         #expect(statuses.allSatisfy { $0 == 200 })
     }
+
+    /// All of a client's transfers share one thread, started by the first and ended with the client:
+    /// clients made and dropped one after another (as leadctl does) leave no thread behind.
+    @Test func aClientsTransfersShareOneThreadThatEndsWithIt() async throws {
+        let server = try await HTTPTestServer { _ in .json(200, "{}") }
+        defer { Task { await server.shutdown() } }
+        func transferThreads() -> Int {
+            let tasks = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/task")) ?? []
+            return tasks.count { task in
+                (try? String(contentsOfFile: "/proc/self/task/\(task)/comm", encoding: .utf8))?.hasPrefix(
+                    "leadline-http") == true
+            }
+        }
+        let before = transferThreads()
+        do {
+            let client = HTTPClient()
+            _ = try await withThrowingTaskGroup(of: Int.self) { group in
+                for _ in 0..<8 { group.addTask { try await client.send(HTTPRequest(url: server.baseURL)).status } }
+                return try await group.reduce(0, +)
+            }
+            #expect(transferThreads() >= 1)
+        }
+        for _ in 0..<10 {
+            #expect(try await HTTPClient().send(HTTPRequest(url: server.baseURL)).status == 200)
+        }
+        try waitFor(timeout: 5) { transferThreads() <= before }
+        #expect(transferThreads() <= before)
+    }
 }
 
 enum TestPorts {
