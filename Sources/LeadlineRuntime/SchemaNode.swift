@@ -22,7 +22,7 @@ final class SchemaNode: @unchecked Sendable {
         var constant: JSONValue?
         var minLength: Int64?
         var maxLength: Int64?
-        var pattern: (text: String, regex: NSRegularExpression)?
+        var pattern: (text: String, matcher: PatternMatcher)?
         var dateTime = false
         var minimum: Double?
         var maximum: Double?
@@ -35,7 +35,7 @@ final class SchemaNode: @unchecked Sendable {
         var required: [String] = []
         var together: [(name: String, needs: [String])] = []
         var properties: [String: SchemaNode] = [:]
-        var patternProperties: [(regex: NSRegularExpression, schema: SchemaNode)] = []
+        var patternProperties: [(matcher: PatternMatcher, schema: SchemaNode)] = []
         var minProperties: Int64?
         var maxProperties: Int64?
         var additional: SchemaNode?
@@ -113,7 +113,7 @@ final class SchemaNode: @unchecked Sendable {
                 return "\(path.label) must be at most \(maximum) characters long"
             }
         }
-        if let pattern = rules.pattern, !Self.matches(string, pattern.regex) {
+        if let pattern = rules.pattern, !pattern.matcher.matches(string) {
             return "\(path.label) does not match the pattern \(pattern.text)"
         }
         if rules.dateTime, !SchemaValidator.isDateTime(string) {
@@ -196,7 +196,7 @@ final class SchemaNode: @unchecked Sendable {
             matched = true
             if let problem = schema.check(value, at: &path) { return problem }
         }
-        for (regex, schema) in rules.patternProperties where Self.matches(name, regex) {
+        for (matcher, schema) in rules.patternProperties where matcher.matches(name) {
             matched = true
             if let problem = schema.check(value, at: &path) { return problem }
         }
@@ -211,10 +211,6 @@ final class SchemaNode: @unchecked Sendable {
     }
 
     // MARK: helpers
-
-    static func matches(_ string: String, _ regex: NSRegularExpression) -> Bool {
-        regex.firstMatch(in: string, range: NSRange(string.startIndex..., in: string)) != nil
-    }
 
     private static func matches(_ value: JSONValue, _ names: [String]) -> Bool {
         names.contains { name in
@@ -335,8 +331,8 @@ struct SchemaCompiler {
         rules.minLength = keywords["minLength"]?.intValue
         rules.maxLength = keywords["maxLength"]?.intValue
         // A pattern that does not compile checks nothing, as before compilation existed.
-        if case .string(let pattern)? = keywords["pattern"], let regex = RegexCache.shared.regex(pattern) {
-            rules.pattern = (pattern, regex)
+        if case .string(let pattern)? = keywords["pattern"], let matcher = PatternMatcher(pattern) {
+            rules.pattern = (pattern, matcher)
         }
         rules.dateTime = keywords["format"] == .string("date-time")
         rules.minimum = keywords["minimum"]?.doubleValue
@@ -363,8 +359,8 @@ struct SchemaCompiler {
             rules.properties[name] = compile(schema)
         }
         for (pattern, schema) in (keywords["patternProperties"]?.objectValue ?? [:]).sorted(by: { $0.key < $1.key }) {
-            guard let regex = RegexCache.shared.regex(pattern) else { continue }
-            rules.patternProperties.append((regex, compile(schema)))
+            guard let matcher = PatternMatcher(pattern) else { continue }
+            rules.patternProperties.append((matcher, compile(schema)))
         }
         rules.minProperties = keywords["minProperties"]?.intValue
         rules.maxProperties = keywords["maxProperties"]?.intValue
@@ -391,5 +387,24 @@ struct SchemaCompiler {
             }
         }
         return node
+    }
+}
+
+/// A schema pattern: its regular expression, and the same test without it where
+/// ``SimplePattern`` can give the identical verdict.
+struct PatternMatcher: @unchecked Sendable {
+    let regex: NSRegularExpression
+    let simple: SimplePattern?
+
+    /// nil when the pattern does not compile (it then checks nothing, as always).
+    init?(_ pattern: String) {
+        guard let regex = RegexCache.shared.regex(pattern) else { return nil }
+        self.regex = regex
+        simple = SimplePattern(pattern)
+    }
+
+    func matches(_ string: String) -> Bool {
+        if let verdict = simple?.matches(string) { return verdict }
+        return regex.firstMatch(in: string, range: NSRange(string.startIndex..., in: string)) != nil
     }
 }

@@ -22,10 +22,43 @@ public struct SchemaValidator: Sendable {
         return CompiledSchema(node: compiler.compile(schema))
     }
 
+    static let dateTimePattern = #"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$"#
+
     static func isDateTime(_ string: String) -> Bool {
-        let pattern = #"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$"#
-        guard let regex = RegexCache.shared.regex(pattern) else { return false }
+        if let verdict = isPrintableDateTime(string) { return verdict }
+        guard let regex = RegexCache.shared.regex(dateTimePattern) else { return false }
         return regex.firstMatch(in: string, range: NSRange(string.startIndex..., in: string)) != nil
+    }
+
+    /// `dateTimePattern` read byte by byte, for text of printable ASCII only (there `\d` is 0-9
+    /// and `$` the end); nil for any other text, which the regex decides. Every lead carries two.
+    static func isPrintableDateTime(_ string: String) -> Bool? {
+        var string = string
+        return string.withUTF8 { bytes -> Bool? in
+            for byte in bytes where byte < 0x20 || byte > 0x7E { return nil }
+            var index = 0
+            func digits(_ count: Int) -> Bool {
+                guard index + count <= bytes.count else { return false }
+                for offset in 0..<count where !(0x30...0x39).contains(bytes[index + offset]) { return false }
+                index += count
+                return true
+            }
+            func byte(_ allowed: String) -> Bool {
+                guard index < bytes.count, allowed.utf8.contains(bytes[index]) else { return false }
+                index += 1
+                return true
+            }
+            guard digits(4), byte("-"), digits(2), byte("-"), digits(2), byte("Tt "), digits(2), byte(":"),
+                digits(2), byte(":"), digits(2)
+            else { return false }
+            if byte(".") {
+                guard digits(1) else { return false }
+                while digits(1) {}
+            }
+            if byte("Zz") { return index == bytes.count }
+            guard byte("+-"), digits(2), byte(":"), digits(2) else { return false }
+            return index == bytes.count
+        }
     }
 }
 
