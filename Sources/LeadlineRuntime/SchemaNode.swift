@@ -113,7 +113,7 @@ final class SchemaNode: @unchecked Sendable {
                 return "\(path.label) must be at most \(maximum) characters long"
             }
         }
-        if let pattern = rules.pattern, !pattern.matcher.matches(string) {
+        if let pattern = rules.pattern, pattern.matcher.matches(string) == false {
             return "\(path.label) does not match the pattern \(pattern.text)"
         }
         if rules.dateTime, !SchemaValidator.isDateTime(string) {
@@ -196,7 +196,7 @@ final class SchemaNode: @unchecked Sendable {
             matched = true
             if let problem = schema.check(value, at: &path) { return problem }
         }
-        for (matcher, schema) in rules.patternProperties where matcher.matches(name) {
+        for (matcher, schema) in rules.patternProperties where matcher.matches(name) == true {
             matched = true
             if let problem = schema.check(value, at: &path) { return problem }
         }
@@ -331,9 +331,7 @@ struct SchemaCompiler {
         rules.minLength = keywords["minLength"]?.intValue
         rules.maxLength = keywords["maxLength"]?.intValue
         // A pattern that does not compile checks nothing, as before compilation existed.
-        if case .string(let pattern)? = keywords["pattern"], let matcher = PatternMatcher(pattern) {
-            rules.pattern = (pattern, matcher)
-        }
+        if case .string(let pattern)? = keywords["pattern"] { rules.pattern = (pattern, PatternMatcher(pattern)) }
         rules.dateTime = keywords["format"] == .string("date-time")
         rules.minimum = keywords["minimum"]?.doubleValue
         rules.maximum = keywords["maximum"]?.doubleValue
@@ -359,8 +357,7 @@ struct SchemaCompiler {
             rules.properties[name] = compile(schema)
         }
         for (pattern, schema) in (keywords["patternProperties"]?.objectValue ?? [:]).sorted(by: { $0.key < $1.key }) {
-            guard let matcher = PatternMatcher(pattern) else { continue }
-            rules.patternProperties.append((matcher, compile(schema)))
+            rules.patternProperties.append((PatternMatcher(pattern), compile(schema)))
         }
         rules.minProperties = keywords["minProperties"]?.intValue
         rules.maxProperties = keywords["maxProperties"]?.intValue
@@ -390,21 +387,23 @@ struct SchemaCompiler {
     }
 }
 
-/// A schema pattern: its regular expression, and the same test without it where
-/// ``SimplePattern`` can give the identical verdict.
-struct PatternMatcher: @unchecked Sendable {
-    let regex: NSRegularExpression
+/// A schema pattern: the test without the regex engine where ``SimplePattern`` gives the
+/// identical verdict, else the regular expression, compiled on first need (compiling them all
+/// when a daemon starts, ICU's set-up included, delayed its first answer by several ms).
+struct PatternMatcher: Sendable {
+    let pattern: String
     let simple: SimplePattern?
 
-    /// nil when the pattern does not compile (it then checks nothing, as always).
-    init?(_ pattern: String) {
-        guard let regex = RegexCache.shared.regex(pattern) else { return nil }
-        self.regex = regex
+    init(_ pattern: String) {
+        self.pattern = pattern
         simple = SimplePattern(pattern)
     }
 
-    func matches(_ string: String) -> Bool {
+    /// nil when the regex engine cannot compile the pattern: as "pattern" it then checks
+    /// nothing, and as a patternProperties key it matches no name.
+    func matches(_ string: String) -> Bool? {
         if let verdict = simple?.matches(string) { return verdict }
+        guard let regex = RegexCache.shared.regex(pattern) else { return nil }
         return regex.firstMatch(in: string, range: NSRange(string.startIndex..., in: string)) != nil
     }
 }
