@@ -199,10 +199,7 @@ struct SimplePattern: Sendable {
                 guard index + 1 < end else { return nil }
                 let escaped = pattern[index + 1]
                 if escaped == UInt8(ascii: "x") {
-                    guard index + 3 < end,
-                        let value = UInt8(
-                            String(decoding: pattern[(index + 2)...(index + 3)], as: UTF8.self), radix: 16)
-                    else { return nil }
+                    guard let value = hexEscape(pattern, at: index, end: end) else { return nil }
                     low = value
                     index += 4
                 } else {
@@ -225,10 +222,7 @@ struct SimplePattern: Sendable {
             if index + 1 < end, pattern[index] == UInt8(ascii: "-"), pattern[index + 1] != UInt8(ascii: "]") {
                 var high = pattern[index + 1]
                 if high == UInt8(ascii: "\\") {
-                    guard index + 2 < end, pattern[index + 2] == UInt8(ascii: "x"), index + 4 < end,
-                        let value = UInt8(
-                            String(decoding: pattern[(index + 3)...(index + 4)], as: UTF8.self), radix: 16)
-                    else { return nil }
+                    guard let value = hexEscape(pattern, at: index + 1, end: end) else { return nil }
                     high = value
                     index += 5
                 } else {
@@ -241,6 +235,14 @@ struct SimplePattern: Sendable {
             }
         }
         return nil
+    }
+
+    /// The character of a `\xHH` escape whose backslash is at `index`.
+    private static func hexEscape(_ pattern: [UInt8], at index: Int, end: Int) -> UInt8? {
+        guard index + 3 < end, pattern[index] == UInt8(ascii: "\\"), pattern[index + 1] == UInt8(ascii: "x") else {
+            return nil
+        }
+        return UInt8(String(decoding: pattern[(index + 2)...(index + 3)], as: UTF8.self), radix: 16)
     }
 
     /// `{m,n}`, `{m}`, `{m,}`, `+`, `*`, `?` or nothing: the bounds and the index after.
