@@ -83,14 +83,16 @@ final class EasyHandle: @unchecked Sendable {
         return Prepared(sink: sink, sinkPointer: sinkPointer, bodyCopy: bodyCopy, headerList: headerList)
     }
 
-    /// The outcome of the finished transfer `prepared` was for; frees what it held.
-    func finish(_ code: CURLcode, _ prepared: Prepared, elapsed: Duration) -> Result<HTTPResponse, Error> {
+    /// The outcome of the transfer `prepared` was for (nil: ended by the client's shutdown);
+    /// frees what it held.
+    func finish(_ code: CURLcode?, _ prepared: Prepared, elapsed: Duration) -> Result<HTTPResponse, Error> {
         defer {
             Unmanaged<ResponseSink>.fromOpaque(prepared.sinkPointer).release()
             prepared.bodyCopy?.deallocate()
             leadline_curl_slist_free_all(api, prepared.headerList)
         }
         let sink = prepared.sink
+        guard let code else { return .failure(HTTPClientError.other("the HTTP client is shut down")) }
         guard code == CURLE_OK else {
             if sink.overflowed || code == CURLE_FILESIZE_EXCEEDED {
                 return .failure(HTTPClientError.responseTooLarge(limit: sink.limit))

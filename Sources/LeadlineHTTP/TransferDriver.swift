@@ -57,7 +57,7 @@ final class TransferDriver: @unchecked Sendable {
             return true
         }
         guard accepted else {
-            return complete(transfer, .failure(HTTPClientError.other("the HTTP client is shut down")))
+            return complete(transfer, nil)
         }
         leadline_curl_multi_wakeup(api, multi)
     }
@@ -77,7 +77,7 @@ final class TransferDriver: @unchecked Sendable {
             if stopping {
                 for transfer in running.values { leadline_curl_multi_remove_handle(api, multi, transfer.handle.curl) }
                 for transfer in Array(running.values) + arrived {
-                    complete(transfer, .failure(HTTPClientError.other("the HTTP client was shut down")))
+                    complete(transfer, nil)
                 }
                 running = [:]
                 leadline_curl_multi_cleanup(api, multi)
@@ -94,7 +94,7 @@ final class TransferDriver: @unchecked Sendable {
             while leadline_curl_multi_next_done(api, multi, &easy, &code) != 0 {
                 guard let easy, let transfer = running.removeValue(forKey: easy) else { continue }
                 leadline_curl_multi_remove_handle(api, multi, easy)
-                complete(transfer, nil, code)
+                complete(transfer, code)
             }
             // Returns at once for a ready socket, a curl timer, or curl_multi_wakeup (a new
             // transfer, or shutdown); the bound matters only when nothing at all is going on.
@@ -102,12 +102,11 @@ final class TransferDriver: @unchecked Sendable {
         }
     }
 
-    /// Frees the transfer's buffers, hands its easy handle back, then answers its caller.
-    private func complete(_ transfer: Transfer, _ failure: Result<HTTPResponse, Error>?, _ code: CURLcode = CURLE_OK) {
-        let result = transfer.handle.finish(
-            failure == nil ? code : CURLE_ABORTED_BY_CALLBACK, transfer.prepared,
-            elapsed: ContinuousClock.now - transfer.started)
+    /// Frees the transfer's buffers, hands its easy handle back, then answers its caller; a nil
+    /// code is a transfer the client's shutdown ended before curl did.
+    private func complete(_ transfer: Transfer, _ code: CURLcode?) {
+        let result = transfer.handle.finish(code, transfer.prepared, elapsed: ContinuousClock.now - transfer.started)
         handBack(transfer.handle)
-        transfer.completion(failure ?? result)
+        transfer.completion(result)
     }
 }
