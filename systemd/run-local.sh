@@ -76,13 +76,20 @@ pids+=($!)
 
 activate() {
   local service=$1; shift
-  while true; do
+  local child="" stopping=""
+  # On TERM, stop the daemon and reap it here, as systemd would: killed outright, this loop
+  # would leave its daemon to an init that may never reap it.
+  trap 'stopping=1; [ -n "$child" ] && kill -TERM "$child" 2>/dev/null' TERM
+  while [ -z "$stopping" ]; do
     rm -f "$DEV/run/$service.sock"
     systemd-socket-activate -l "$DEV/run/$service.sock" "$@" \
       -E LEADLINE_CONFIG="$CONFIG" -E CREDENTIALS_DIRECTORY="$DEV/credentials" -E PATH="$PATH" -E HOME="$HOME" \
-      "$BIN_DIR/leadline-$service" >>"$DEV/logs/$service.log" 2>&1 || true
-    status=$?
-    sleep 1   # RestartSec=1
+      "$BIN_DIR/leadline-$service" >>"$DEV/logs/$service.log" 2>&1 &
+    child=$!
+    # wait returns early when the trap runs; wait again until the daemon is really gone.
+    while kill -0 "$child" 2>/dev/null; do wait "$child" 2>/dev/null || true; done
+    child=""
+    [ -n "$stopping" ] || sleep 1   # RestartSec=1
   done
 }
 for service in vault router audit; do activate "$service" --fdname=rpc & pids+=($!); done
