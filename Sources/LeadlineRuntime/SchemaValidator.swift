@@ -83,7 +83,7 @@ final class RegexCache: @unchecked Sendable {
         lock.lock()
         defer { lock.unlock() }
         if let regex = compiled[pattern] { return regex }
-        guard let regex = try? NSRegularExpression(pattern: pattern) else { return nil }
+        guard let regex = try? NSRegularExpression(pattern: ECMAPattern.icu(pattern)) else { return nil }
         compiled[pattern] = regex
         return regex
     }

@@ -78,7 +78,7 @@ import Testing
         var fastPathPatterns = 0
         for pattern in patterns {
             let matcher = PatternMatcher(pattern)
-            let regex = try NSRegularExpression(pattern: pattern)
+            let regex = try NSRegularExpression(pattern: ECMAPattern.icu(pattern))
             if matcher.simple != nil { fastPathPatterns += 1 }
             for text in Self.texts(for: pattern, count: 3000, generator: &generator) {
                 let expected =
@@ -102,7 +102,7 @@ import Testing
     }
 
     @Test func dateTimesReadByHandAgreeWithTheRegex() throws {
-        let regex = try NSRegularExpression(pattern: SchemaValidator.dateTimePattern)
+        let regex = try NSRegularExpression(pattern: ECMAPattern.icu(SchemaValidator.dateTimePattern))
         var generator = Generator(state: 42)
         var texts = [
             "2026-12-01T10:00:00Z", "2026-12-01t10:00:00z", "2026-12-01 10:00:00+01:00", "2026-12-01T10:00:00.123456Z",
@@ -131,5 +131,33 @@ import Testing
             #expect(SchemaValidator.isDateTime(text) == expected, "\(text.debugDescription)")
         }
         #expect(accepted > 100)
+    }
+
+    /// What the regex engine decides (text beyond printable ASCII) follows ECMA-262, as JSON
+    /// Schema says, not ICU's own reading of the same spelling.
+    @Test func theRegexEngineReadsPatternsAsECMA262() {
+        func matches(_ pattern: String, _ text: String) -> Bool? { PatternMatcher(pattern).matches(text) }
+        // `$` is the very end: a trailing line break is not allowed through.
+        #expect(matches(#"^[a-z]+$"#, "abc") == true)
+        #expect(matches(#"^[a-z]+$"#, "abc\n") == false)
+        #expect(matches(#"^\S{1,200}$"#, "lead\n") == false)
+        #expect(matches(#"^\S(?:[\s\S]*\S)?$"#, "Jane Doe\n") == false)
+        #expect(matches(#"^\S(?:[\s\S]*\S)?$"#, "Jane\nDoe") == true)
+        #expect(SchemaValidator.isDateTime("2026-12-01T10:00:00Z\n") == false)
+        // `\d` is 0-9 and `\w` ASCII, whatever digits or letters another script has.
+        #expect(matches(#"^\d+$"#, "١٢٣") == false)
+        #expect(matches(#"^\w+$"#, "caf\u{00e9}") == false)
+        #expect(matches(#"^[\d]+$"#, "٣") == false)
+        #expect(SchemaValidator.isDateTime("٢٠٢٦-12-01T10:00:00Z") == false)
+        // `\s` is ECMA's white space: vertical tab and BOM included, inside a class or not.
+        #expect(matches(#"^\S+$"#, "a\u{000B}b") == false)
+        #expect(matches(#"^\S+$"#, "a\u{FEFF}b") == false)
+        #expect(matches(#"^[^\s@]+$"#, "a\u{FEFF}b") == false)
+        #expect(matches(#"^\S+$"#, "caf\u{00e9}") == true)
+        // An escaped `$` stays a dollar sign; `[` inside a class is a literal.
+        #expect(matches(#"^a\$?$"#, "a$") == true)
+        #expect(matches(#"^[[a]+$"#, "[a\u{00e9}") == false)
+        #expect(matches(#"^[[a]+$"#, "[a[") == true)
+        #expect(ECMAPattern.icu(#"^[[a]+\$$"#) == #"^[\[a]+\$\z"#)
     }
 }
