@@ -24,6 +24,7 @@ public final class TestStack: @unchecked Sendable {
 
     /// - extraConfig: TOML appended to the generated config (sections not generated here).
     public init(extraConfig: String = "", environment: [String: String] = [:], access: String? = nil) throws {
+        AbandonedStacks.swept
         root = try TestStack.makeTemporaryDirectory()
         configPath = "\(root)/leadline.toml"
         runtimeDir = "\(root)/run"
@@ -218,7 +219,10 @@ public final class TestStack: @unchecked Sendable {
     static func makeTemporaryDirectory() throws -> String {
         var template = Array("/tmp/llt-XXXXXX".utf8CString)
         guard let pointer = mkdtemp(&template) else { throw TestStackError("mkdtemp failed") }
-        return String(cString: pointer)
+        let folder = String(cString: pointer)
+        try AbandonedStacks.currentOwner.write(
+            toFile: "\(folder)/\(AbandonedStacks.ownerFile)", atomically: false, encoding: .utf8)
+        return folder
     }
 
     public static func randomBytes(_ count: Int) -> Data {
