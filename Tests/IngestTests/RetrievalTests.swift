@@ -148,7 +148,7 @@ import Testing
         let attempts = try await database.read { db in
             try Int.fetchOne(db, sql: "SELECT attempts FROM inbox WHERE leadgen_id = '940000000000002'")
         }
-        try await database.close()
+        try database.close()
         #expect(attempts == 0)
 
         try harness.stack.start("vault")
