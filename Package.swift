@@ -100,6 +100,8 @@ let package = Package(
                 .product(name: "GRDBSQLite", package: "GRDB.swift"),
             ] + nio),
         .executableTarget(name: "rpc-baseline-c", path: "Sources/rpc-baseline-c"),
+        // The memory floor a daemon's idle RSS is compared with: the same libraries, doing nothing.
+        .executableTarget(name: "idle-baseline-swift", dependencies: nio + [grdb]),
 
         // Starts real daemons under socket activation for the tests and the benchmark.
         .target(name: "LeadlineTestSupport", dependencies: ["LeadlineRPC", "LeadlineConfig", "LeadlineSystemd"]),

@@ -103,7 +103,7 @@ enum Timestamp {
         let characters = Array(text)
         if characters.count == 24, characters[19] == "+" || characters[19] == "-" {
             let fixed = String(characters[0..<22]) + ":" + String(characters[22...])
-            return try? Date.ISO8601FormatStyle().parse(fixed)
+            return RFC3339.parse(fixed)
         }
         return nil
     }

@@ -11,6 +11,7 @@ struct DaemonFootprintBench {
         FileHandle.standardError.write(Data("daemons: idle RSS and cold start\n".utf8))
         let stack = try TestStack()
         defer { stack.removeFiles() }
+        let floor = try idleBaselineMiB(in: stack.root)
         for service in ["vault", "ingest", "router", "audit"] {
             var coldStarts: [Double] = []
             var rss = 0.0
@@ -31,8 +32,9 @@ struct DaemonFootprintBench {
             let median = coldStarts.sorted()[coldStarts.count / 2]
             table.add(
                 BenchRow(
-                    name: "leadline-\(service) idle RSS", value: format(rss, " MiB", digits: 1), baseline: "-",
-                    ratio: "-", target: "< 15 MiB", met: rss < 15))
+                    name: "leadline-\(service) idle RSS, vs the same libraries doing nothing",
+                    value: format(rss, " MiB", digits: 1), baseline: format(floor, " MiB", digits: 1),
+                    ratio: format(rss / floor, "x", digits: 2), target: "< 15 MiB", met: rss < 15))
             table.add(
                 BenchRow(
                     name: "leadline-\(service) cold start to first reply (median of 5)",
@@ -42,6 +44,25 @@ struct DaemonFootprintBench {
     }
 
     func residentMiB(pid: pid_t) -> Double { Self.statusMiB(pid: pid, field: "VmRSS:") }
+
+    /// idle-baseline-swift's RSS a second after it is ready: Foundation, GRDB and swift-nio
+    /// loaded and started, and nothing of Leadline's.
+    func idleBaselineMiB(in root: String) throws -> Double {
+        let directory = root + "/idle-baseline"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let log = directory + "/out.log"
+        let child = try ChildProcess(
+            path: "\(TestStack.binDirectory)/idle-baseline-swift", arguments: [directory], logPath: log)
+        defer {
+            child.signal(SIGKILL)
+            try? child.waitForExit(timeout: 5)
+        }
+        try waitFor(timeout: 10) { ((try? String(contentsOfFile: log, encoding: .utf8)) ?? "").contains("ready") }
+        Thread.sleep(forTimeInterval: 1)
+        let rss = residentMiB(pid: child.pid)
+        guard rss > 0 else { throw TestStackError("idle-baseline-swift exited before it was measured") }
+        return rss
+    }
 
     /// A daemon's peak resident set (VmHWM) after a load phase, as a row of the table.
     static func peakUnderLoad(_ service: String, of stack: TestStack, during load: String) -> BenchRow {
