@@ -125,13 +125,9 @@ public enum JSONCoding {
         try JSONParser.parse(bytes)
     }
 
-    /// JSONEncoder is safe to share across threads (its options sit behind a lock): one
-    /// instance, not an allocation and option setup for every reply.
-    private static let sharedEncoder = encoder()
-
+    /// Compact JSON of any value, keys in byte order, as the wire and the stores write it.
     public static func encode(_ value: some Encodable) throws -> Data {
-        if let json = value as? JSONValue { return Data(JSONValueWriter.bytes(json)) }
-        return try sharedEncoder.encode(value)
+        Data(JSONValueWriter.bytes(try JSONValueEncoder.encode(value)))
     }
 
     /// Re-decodes a parsed value as a typed one: params arrive as JSONValue and handlers want structs.
@@ -140,7 +136,7 @@ public enum JSONCoding {
     }
 
     public static func value(of encodable: some Encodable) throws -> JSONValue {
-        try JSONParser.parse(try sharedEncoder.encode(encodable))
+        try JSONValueEncoder.encode(encodable)
     }
 }
 

@@ -64,7 +64,7 @@ public final class TrafficLog: Sendable {
         let directory = ProcessInfo.processInfo.environment["LEADLINE_TRAFFIC_DIR"] ?? "/tmp/leadline-traffic"
         try? FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         let path = "\(directory)/traffic-\(getpid()).jsonl"
-        FileManager.default.createFile(atPath: path, contents: nil)
+        _ = FileManager.default.createFile(atPath: path, contents: nil)
         handle = NIOLockedValueBox(FileHandle(forWritingAtPath: path))
     }
 
