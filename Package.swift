@@ -100,6 +100,8 @@ let package = Package(
                 .product(name: "GRDBSQLite", package: "GRDB.swift"),
             ] + nio),
         .executableTarget(name: "rpc-baseline-c", path: "Sources/rpc-baseline-c"),
+        // What swift-nio alone costs per ping: the RPC rows' second baseline.
+        .executableTarget(name: "rpc-baseline-nio", dependencies: nio),
         // The memory floor a daemon's idle RSS is compared with: the same libraries, doing nothing.
         .executableTarget(name: "idle-baseline-swift", dependencies: nio + [grdb]),
 

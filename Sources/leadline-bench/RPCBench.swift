@@ -6,7 +6,8 @@ import LeadlineTestSupport
 #endif
 
 /// service.ping round trips over the Unix socket, 1 and 16 clients, against the C ping-pong
-/// server driven by the very same C client.
+/// server driven by the very same C client, and against a bare swift-nio server answering the
+/// same bytes: the floor for any daemon built on swift-nio.
 struct RPCBench {
     let seconds: Double
 
@@ -20,24 +21,36 @@ struct RPCBench {
     }
 
     func run(into table: inout BenchTable) async throws {
-        FileHandle.standardError.write(Data("rpc: C baseline vs leadline-audit\n".utf8))
-        let baselineBinary = "\(TestStack.binDirectory)/rpc-baseline-c"
+        FileHandle.standardError.write(Data("rpc: C baseline, bare swift-nio and leadline-audit\n".utf8))
         let stack = try TestStack()
         defer { stack.removeFiles() }
         let cSocket = "\(stack.runtimeDir)/baseline.sock"
         let server = try ChildProcess(
-            path: baselineBinary, arguments: ["server", cSocket], logPath: stack.root + "/c.log")
+            path: "\(TestStack.binDirectory)/rpc-baseline-c", arguments: ["server", cSocket],
+            logPath: stack.root + "/c.log")
         defer { server.signal(SIGKILL) }
-        try waitFor(timeout: 5) { FileManager.default.fileExists(atPath: cSocket) }
+        let nioSocket = "\(stack.runtimeDir)/baseline-nio.sock"
+        let nioServer = try ChildProcess(
+            path: "\(TestStack.binDirectory)/rpc-baseline-nio", arguments: [nioSocket], logPath: stack.root + "/nio.log"
+        )
+        defer { nioServer.signal(SIGKILL) }
+        try waitFor(timeout: 5) {
+            FileManager.default.fileExists(atPath: cSocket) && TestStack.isListening(nioSocket)
+        }
         try stack.start("audit", extraEnvironment: ["LEADLINE_CHECK_RESULTS": "0"])
 
         for clients in [1, 16] {
             let baseline = try Self.measure(socket: cSocket, clients: clients, seconds: seconds)
+            let bareNIO = try Self.measure(socket: nioSocket, clients: clients, seconds: seconds)
             let daemon = try Self.measure(socket: stack.socketPath("audit"), clients: clients, seconds: seconds)
             if clients == 1 {
                 table.add(
                     ratioRow(
                         "ping p50, 1 client", daemon.p50_us, baseline.p50_us, "us", target: 1.5, lowerIsBetter: true))
+                table.add(
+                    ratioRow(
+                        "ping p50, 1 client, bare swift-nio (the floor)", bareNIO.p50_us, baseline.p50_us, "us",
+                        target: nil, lowerIsBetter: true))
                 table.add(
                     ratioRow(
                         "ping p99, 1 client", daemon.p99_us, baseline.p99_us, "us", target: 1.5, lowerIsBetter: true))
@@ -50,6 +63,14 @@ struct RPCBench {
                     ratioRow(
                         "ping calls/s, 16 clients", daemon.perSecond, baseline.perSecond, "/s", target: 0.5,
                         lowerIsBetter: false))
+                table.add(
+                    ratioRow(
+                        "ping calls/s, 16 clients, bare swift-nio (the floor)", bareNIO.perSecond, baseline.perSecond,
+                        "/s", target: nil, lowerIsBetter: false))
+                table.add(
+                    ratioRow(
+                        "ping calls/s, 16 clients, leadline-audit vs bare swift-nio", daemon.perSecond,
+                        bareNIO.perSecond, "/s", target: nil, lowerIsBetter: false))
                 table.add(
                     ratioRow(
                         "ping p99, 16 clients", daemon.p99_us, baseline.p99_us, "us", target: nil, lowerIsBetter: true))
