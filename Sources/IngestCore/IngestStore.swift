@@ -235,7 +235,7 @@ final class IngestStore: Sendable {
     }
 
     static func decodeLead(_ body: String) throws -> Lead {
-        try JSONCoding.decoder().decode(Lead.self, from: Data(body.utf8))
+        try JSONCoding.decode(Lead.self, from: body.utf8)
     }
 
     /// Newest first by (received_at, id); `after` is the last (received_at, id) of the previous page.

@@ -58,6 +58,14 @@ public final class AuditSpool: Sendable {
             sql: "INSERT INTO audit_spool_identity (id) VALUES (?)", arguments: [UUID().uuidString.lowercased()])
     }
 
+    /// The spool id each event is sent under, made anew by every process that spools. With one id
+    /// per database, a database restored from a backup reused row ids the audit daemon had
+    /// already seen from it, and every event spooled after the restore was skipped as a resend
+    /// until the ids passed the old high mark. Rows from before this column use the database's id.
+    public static let runIdentityMigration = Storage.Migration("audit-spool-run-identity-v1") { db in
+        try db.execute(sql: "ALTER TABLE audit_spool ADD COLUMN spool_id TEXT")
+    }
+
     /// Events the audit daemon refused as invalid: kept, never resent, counted in service.info
     /// (`auditRejected`), so one bad event cannot hold back every event after it.
     public static let rejectedMigration = Storage.Migration("audit-spool-rejected-v1") { db in
@@ -68,6 +76,13 @@ public final class AuditSpool: Sendable {
                 """)
     }
 
+    /// A spooling daemon's migrations: the spool's table first, the daemon's own, then the spool's
+    /// later changes, after the daemon's so that databases made before them keep their order of
+    /// applied migrations.
+    public static func migrations(around own: [Storage.Migration]) -> [Storage.Migration] {
+        [migration] + own + [identityMigration, rejectedMigration, runIdentityMigration]
+    }
+
     /// Refusals that no resend can change: the event itself is wrong.
     static let refusalNames: Set<String> = ["InvalidParams", "ValidationFailed", "TooLarge"]
 
@@ -75,6 +90,8 @@ public final class AuditSpool: Sendable {
     private let client: RPCClient
     private let logger: Logger
     public let wakeup = Wakeup()
+    /// This process's spool id (see ``runIdentityMigration``).
+    let runIdentity = UUID().uuidString.lowercased()
 
     public init(storage: Storage, client: RPCClient, logger: Logger) {
         self.storage = storage
@@ -95,8 +112,8 @@ public final class AuditSpool: Sendable {
 
     /// Spools events `encode(_:)` made, inside the caller's transaction.
     public func record(encoded events: [String], in db: Database) throws {
-        let insert = try db.cachedStatement(sql: "INSERT INTO audit_spool (event) VALUES (?)")
-        for text in events { try insert.execute(arguments: [text]) }
+        let insert = try db.cachedStatement(sql: "INSERT INTO audit_spool (event, spool_id) VALUES (?, ?)")
+        for text in events { try insert.execute(arguments: [text, runIdentity]) }
         wakeup.signal()
     }
 
@@ -128,8 +145,13 @@ public final class AuditSpool: Sendable {
         let batch: [(Int64, JSONValue)]
         do {
             batch = try await storage.read { db in
-                let spoolID = try String.fetchOne(db, sql: "SELECT id FROM audit_spool_identity")
-                return try Row.fetchAll(db, sql: "SELECT id, event FROM audit_spool ORDER BY id LIMIT 500").map { row in
+                let rows = try Row.fetchAll(
+                    db,
+                    sql: """
+                        SELECT id, event, coalesce(spool_id, (SELECT id FROM audit_spool_identity)) AS spool_id
+                        FROM audit_spool ORDER BY id LIMIT 500
+                        """)
+                return try rows.map { row in
                     let text: String = row["event"]
                     let id: Int64 = row["id"]
                     // If the answer to this append is lost (either side killed), the batch is sent
@@ -137,7 +159,7 @@ public final class AuditSpool: Sendable {
                     guard case .object(var event) = try JSONCoding.parse(Array(text.utf8)) else {
                         throw RuntimeError("a spooled audit event is not an object")
                     }
-                    if let spoolID {
+                    if let spoolID: String = row["spool_id"] {
                         event["spoolId"] = .string(spoolID)
                         event["spoolSeq"] = .int(id)
                     }

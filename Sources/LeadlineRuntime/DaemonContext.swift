@@ -56,13 +56,8 @@ public final class DaemonContext: Sendable {
 
     /// Opens this daemon's database with its migrations plus the audit spool's.
     public func openStorage(migrations: [Storage.Migration], withAuditSpool: Bool = true) throws -> Storage {
-        // The identity comes after the daemon's own migrations: databases made before it existed
-        // keep their order of applied migrations.
         try Storage(
-            path: databasePath,
-            migrations: withAuditSpool
-                ? [AuditSpool.migration] + migrations + [AuditSpool.identityMigration, AuditSpool.rejectedMigration]
-                : migrations)
+            path: databasePath, migrations: withAuditSpool ? AuditSpool.migrations(around: migrations) : migrations)
     }
 
     public func auditSpool(storage: Storage) -> AuditSpool {

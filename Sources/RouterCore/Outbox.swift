@@ -204,7 +204,7 @@ struct Outbox: Sendable {
             let progressText: String? = row["progress"]
             let progress =
                 try progressText.map {
-                    try JSONCoding.decoder().decode([String: String].self, from: Data($0.utf8))
+                    try JSONCoding.decode([String: String].self, from: $0.utf8)
                 } ?? [:]
             let mapText: String = row["field_map"]
             guard case .object(let fieldMap) = try JSONCoding.parse(mapText.utf8) else {

@@ -77,7 +77,7 @@ struct RouterCatalog: Sendable {
     func listDestinations() async throws -> [Destination] {
         try await storage.read { db in
             try String.fetchAll(db, sql: "SELECT body FROM destinations ORDER BY id").map {
-                try JSONCoding.decoder().decode(Destination.self, from: Data($0.utf8))
+                try JSONCoding.decode(Destination.self, from: $0.utf8)
             }
         }
     }
@@ -124,7 +124,7 @@ struct RouterCatalog: Sendable {
             }
             try FieldMap.validate(params.fieldMap, for: destination.kind)
             let existing = try String.fetchOne(db, sql: "SELECT body FROM routes WHERE id = ?", arguments: [params.id])
-                .map { try JSONCoding.decoder().decode(Route.self, from: Data($0.utf8)) }
+                .map { try JSONCoding.decode(Route.self, from: $0.utf8) }
             let route = Route(
                 id: params.id, match: params.match, destinationId: params.destinationId, fieldMap: params.fieldMap,
                 enabled: params.enabled ?? true, createdAt: existing?.createdAt ?? now, updatedAt: now)
@@ -170,7 +170,7 @@ struct RouterCatalog: Sendable {
             return nil
         }
         if let known = decodedDestinations.withLockedValue({ $0[id] }), known.body == body { return known.destination }
-        let destination = try JSONCoding.decoder().decode(Destination.self, from: Data(body.utf8))
+        let destination = try JSONCoding.decode(Destination.self, from: body.utf8)
         decodedDestinations.withLockedValue { $0[id] = (body, destination) }
         return destination
     }
@@ -181,7 +181,7 @@ struct RouterCatalog: Sendable {
 
     static func routes(in db: Database) throws -> [Route] {
         try String.fetchAll(db, sql: "SELECT body FROM routes ORDER BY id").map {
-            try JSONCoding.decoder().decode(Route.self, from: Data($0.utf8))
+            try JSONCoding.decode(Route.self, from: $0.utf8)
         }
     }
 

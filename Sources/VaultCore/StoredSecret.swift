@@ -19,10 +19,10 @@ struct StoredSecret: Sendable {
         name = row["name"]
         version = row["version"]
         kind = row["kind"]
-        readers = try JSONDecoder().decode([String].self, from: Data((row["readers"] as String).utf8))
+        readers = try JSONCoding.decode([String].self, from: (row["readers"] as String).utf8)
         expiresAt = row["expiresAt"]
         if let text: String = row["metadata"] {
-            metadata = try JSONDecoder().decode([String: String].self, from: Data(text.utf8))
+            metadata = try JSONCoding.decode([String: String].self, from: text.utf8)
         }
         createdAt = row["createdAt"]
         updatedAt = row["updatedAt"]

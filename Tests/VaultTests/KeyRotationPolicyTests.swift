@@ -16,7 +16,7 @@ import Testing
         defer { try? FileManager.default.removeItem(atPath: folder) }
         let storage = try Storage(
             path: "\(folder)/vault.sqlite",
-            migrations: [AuditSpool.migration] + VaultSchema.migrations + [AuditSpool.identityMigration])
+            migrations: AuditSpool.migrations(around: VaultSchema.migrations))
         let keyring = Keyring(masterKey: SymmetricKey(size: .bits256))
         try await storage.write { db in try keyring.load(from: db) }
         let logger = Logger(label: "test")
