@@ -19,7 +19,7 @@ CHAOS_LEADS ?= 10000
 CHAOS_ARGS  ?=
 FUZZ_DIR    := .build-fuzz
 
-.PHONY: fuzz test-system test-chaos all deps build test test-swift test-schemas test-units lint format run install uninstall bench clean help
+.PHONY: shared fuzz test-system test-chaos all deps build test test-swift test-schemas test-units lint format run install uninstall bench clean help
 
 all: build
 
@@ -52,7 +52,14 @@ lint:
 format:
 	$(SWIFT) format -i -r Sources Tests Package.swift
 
-test-schemas:
+# The team's shared folder (DESIGN.md, vendor fixtures, check-schemas) sits beside the clone;
+# from anywhere else, name it: make test SHARED=/path/to/shared.
+shared:
+	@test -x "$(SHARED)/tools/check-schemas" && test -d "$(SHARED)/fixtures" || { \
+		echo "make: the shared folder is not at $(SHARED) (it needs tools/check-schemas and fixtures/);" >&2; \
+		echo "      clone beside it, or pass SHARED=/path/to/shared" >&2; exit 2; }
+
+test-schemas: shared
 	$(SHARED)/tools/check-schemas
 	python3 Tests/schema/validate_traffic.py --self-test
 
@@ -64,7 +71,7 @@ test-units:
 # parallel blocking starves the cooperative pool that timing-sensitive tests need.
 # Every request and reply the Swift tests exchange with the daemons is recorded, then checked
 # against Schemas/: a traffic file with no lines fails the check.
-test-swift: build
+test-swift: shared build
 	rm -rf $(TRAFFIC_DIR) && mkdir -p $(TRAFFIC_DIR)
 	LEADLINE_TRAFFIC_DIR=$(TRAFFIC_DIR) LEADLINE_FIXTURES=$(SHARED)/fixtures $(SWIFT) test -c $(CONFIG) --skip-build --no-parallel
 	python3 Tests/schema/validate_traffic.py $(TRAFFIC_DIR)/*.jsonl
@@ -76,7 +83,7 @@ test: deps lint test-schemas test-units test-swift
 # restarted on sockets held across the crash, as systemd's socket units hold them. Fails on any
 # acknowledged lead lost, any lead created twice, or an audit chain that does not verify. A run
 # of 10,000 leads or more is recorded in BENCHMARKS.md; CI runs a bounded one.
-test-chaos: deps
+test-chaos: deps shared
 	$(SWIFT) build -c $(CONFIG)
 	@report=""; [ $(CHAOS_LEADS) -ge 10000 ] && report="--report BENCHMARKS.md"; \
 	LEADLINE_BIN_DIR="$(BIN_DIR)" LEADLINE_FIXTURES=$(SHARED)/fixtures \
@@ -93,7 +100,7 @@ test-system: deps
 run: build
 	CONFIG=$(CONFIG) BIN_DIR="$(BIN_DIR)" bash systemd/run-local.sh
 
-bench: deps
+bench: deps shared
 	$(SWIFT) build -c release
 	rel="$$($(SWIFT) build -c release --show-bin-path)"; \
 		LEADLINE_BIN_DIR="$$rel" LEADLINE_FIXTURES=$(SHARED)/fixtures "$$rel/leadline-bench" --report BENCHMARKS.md
@@ -137,7 +144,7 @@ uninstall:
 # Swift's backtracer is off: under ASan it reports its own stack reads, burying the real finding.
 # Leaks inside TOMLKit are suppressed (Tests/fuzz/lsan-suppressions.txt says why); others count.
 # Every target runs even after another one's finding, so one bug cannot hide the next.
-fuzz: deps
+fuzz: deps shared
 	LEADLINE_FUZZ=1 $(SWIFT) build --scratch-path $(FUZZ_DIR) --product leadline-fuzz
 	mkdir -p $(FUZZ_DIR)/corpus/rpc $(FUZZ_DIR)/corpus/config $(FUZZ_DIR)/corpus/webhook $(FUZZ_DIR)/corpus/graph \
 		$(FUZZ_DIR)/findings
