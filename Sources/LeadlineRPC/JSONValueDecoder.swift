@@ -37,14 +37,6 @@ private func mismatch(_ type: Any.Type, _ path: [any CodingKey]) -> DecodingErro
     .typeMismatch(type, .init(codingPath: path, debugDescription: "expected \(type)"))
 }
 
-private struct IndexKey: CodingKey {
-    let intValue: Int?
-    var stringValue: String { "Index \(intValue ?? 0)" }
-    init(_ index: Int) { intValue = index }
-    init?(stringValue: String) { nil }
-    init?(intValue: Int) { self.intValue = intValue }
-}
-
 /// Primitive conversions shared by the three containers, as JSONDecoder makes them: integers
 /// only from integral numbers in range, floating point from any number.
 private enum Primitive {
