@@ -50,7 +50,7 @@ let package = Package(
 
         // The shared runtime.
         .target(name: "LeadlineRPC", dependencies: nio + [logging]),
-        .target(name: "LeadlineSystemd", dependencies: ["CSystemd", logging] + nio),
+        .target(name: "LeadlineSystemd", dependencies: ["CSystemd", "LeadlineRPC", logging] + nio),
         .target(name: "LeadlineStorage", dependencies: [grdb, logging] + nio),
         .target(name: "LeadlineHTTP", dependencies: ["CCurl", logging] + nio),
         .target(name: "LeadlineConfig", dependencies: ["LeadlineRPC", .product(name: "TOMLKit", package: "TOMLKit")]),

@@ -79,7 +79,7 @@ struct JSONValueEncoder: Encoder {
             } else if T.self == Double.self {
                 scalar = try Primitive.double(value as! Double, codingPath)
             } else if T.self == Date.self {
-                scalar = .string(Primitive.iso8601(value as! Date))
+                scalar = .string(UTCTimestamp.seconds(value as! Date))  // as the .iso8601 strategy writes
             } else if T.self == Data.self {
                 scalar = .string((value as! Data).base64EncodedString())
             } else if T.self == URL.self {
@@ -107,16 +107,6 @@ private enum Primitive {
     static func integer<T: BinaryInteger>(_ number: T) -> JSONValue {
         if let exact = Int64(exactly: number) { return .int(exact) }
         return .double(Double(number))
-    }
-
-    /// "2026-12-01T10:00:00Z": what the `.iso8601` strategy writes, whole seconds in UTC.
-    static func iso8601(_ date: Date) -> String {
-        var seconds = time_t(date.timeIntervalSince1970.rounded(.down))
-        var parts = tm()
-        gmtime_r(&seconds, &parts)
-        var text = [CChar](repeating: 0, count: 32)
-        let count = strftime(&text, text.count, "%Y-%m-%dT%H:%M:%SZ", &parts)
-        return String(decoding: text.prefix(count).map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 }
 

@@ -1,5 +1,6 @@
 import CSystemd
 import Foundation
+import LeadlineRPC
 import Logging
 
 #if canImport(Glibc)
@@ -56,22 +57,11 @@ public struct JournalLogHandler: LogHandler {
             }
             Self.send(fields)
         } else {
-            var line = "\(Self.utcNow()) \(event.level) \(identifier): \(event.message)"
+            var line = "\(UTCTimestamp.seconds(Date())) \(event.level) \(identifier): \(event.message)"
             for (key, value) in merged.sorted(by: { $0.key < $1.key }) { line += " \(key)=\(value)" }
             line += "\n"
             FileHandle.standardError.write(Data(line.utf8))
         }
-    }
-
-    /// "2026-12-01T21:12:42Z", by the C library: Foundation's ISO 8601 format style loads ICU's
-    /// calendar and locale data, about 3 MiB resident in every daemon, for one log prefix.
-    static func utcNow() -> String {
-        var now = time(nil)
-        var parts = tm()
-        gmtime_r(&now, &parts)
-        var text = [CChar](repeating: 0, count: 32)
-        let count = strftime(&text, text.count, "%Y-%m-%dT%H:%M:%SZ", &parts)
-        return String(decoding: text.prefix(count).map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 
     private static func send(_ fields: [String]) {
