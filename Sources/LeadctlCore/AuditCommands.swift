@@ -92,7 +92,7 @@ struct AuditCommand: AsyncParsableCommand {
         @OptionGroup var global: GlobalOptions
 
         func run() async throws {
-            FileHandle.standardError.write(Data(isatty(2) != 0 ? "verifying the audit log...\n".utf8 : "".utf8))
+            Output.standardError(Data(isatty(2) != 0 ? "verifying the audit log...\n".utf8 : "".utf8))
             let result = try await global.connection().call("audit", "audit.verify", [:])
             if global.json {
                 Output.printJSON(result)
@@ -124,12 +124,12 @@ struct AuditCommand: AsyncParsableCommand {
                 if let since { params["since"] = .string(since) }
                 if let cursor { params["cursor"] = cursor }
                 let page = try await connection.call("audit", "audit.export", .object(params))
-                if let data = page["data"]?.stringValue { FileHandle.standardOutput.write(Data(data.utf8)) }
+                if let data = page["data"]?.stringValue { Output.standardOutput(Data(data.utf8)) }
                 written += Int(page["lines"]?.intValue ?? 0)
                 cursor = page["nextCursor"]
-                if isatty(2) != 0 { FileHandle.standardError.write(Data("\rexported \(written) events".utf8)) }
+                if isatty(2) != 0 { Output.standardError(Data("\rexported \(written) events".utf8)) }
             } while cursor != nil
-            if isatty(2) != 0 { FileHandle.standardError.write(Data("\n".utf8)) }
+            if isatty(2) != 0 { Output.standardError(Data("\n".utf8)) }
         }
     }
 
@@ -147,7 +147,7 @@ struct AuditCommand: AsyncParsableCommand {
 extension Output {
     static func printJSONLine(_ value: JSONValue) {
         if let data = try? JSONCoding.encode(value) {
-            FileHandle.standardOutput.write(data + Data("\n".utf8))
+            Output.standardOutput(data + Data("\n".utf8))
         }
     }
 }

@@ -42,12 +42,12 @@ public struct Leadctl: AsyncParsableCommand {
             }
             Foundation.exit(0)
         } catch let failure as LeadctlFailure {
-            FileHandle.standardError.write(Data("leadctl: \(failure.message)\n".utf8))
+            Output.standardError(Data("leadctl: \(failure.message)\n".utf8))
             Foundation.exit(failure.exitCode)
         } catch {
             let code = exitCode(for: error)
             if code == .validationFailure {
-                FileHandle.standardError.write(Data((fullMessage(for: error) + "\n").utf8))
+                Output.standardError(Data((fullMessage(for: error) + "\n").utf8))
                 Foundation.exit(2)
             }
             exit(withError: error)

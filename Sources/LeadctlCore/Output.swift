@@ -6,9 +6,29 @@ enum Output {
     static func printJSON(_ value: JSONValue) {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-        if let data = try? encoder.encode(value) {
-            FileHandle.standardOutput.write(data)
-            FileHandle.standardOutput.write(Data("\n".utf8))
+        if let data = try? encoder.encode(value) { standardOutput(data + Data("\n".utf8)) }
+    }
+
+    static func standardOutput(_ data: Data) { write(data, to: STDOUT_FILENO) }
+    static func standardError(_ data: Data) { write(data, to: STDERR_FILENO) }
+
+    /// All of `data`, or, when the reader has gone (`leadctl audit export | head`), the end a
+    /// Unix tool meets there: killed by SIGPIPE, status 141, nothing printed. swift-nio ignores
+    /// SIGPIPE for its sockets, and FileHandle.write then trapped with a crash report.
+    private static func write(_ data: Data, to descriptor: Int32) {
+        data.withUnsafeBytes { bytes in
+            var offset = 0
+            while offset < bytes.count {
+                let written = Glibc.write(descriptor, bytes.baseAddress! + offset, bytes.count - offset)
+                if written >= 0 {
+                    offset += written
+                } else if errno == EPIPE {
+                    signal(SIGPIPE, SIG_DFL)
+                    raise(SIGPIPE)
+                } else if errno != EINTR {
+                    return
+                }
+            }
         }
     }
 
@@ -46,7 +66,7 @@ enum Output {
         let width = 30
         let filled = min(width, done * width / total)
         let bar = String(repeating: "#", count: filled) + String(repeating: ".", count: width - filled)
-        FileHandle.standardError.write(Data("\r\(label) [\(bar)] \(done)/\(total)".utf8))
-        if done >= total { FileHandle.standardError.write(Data("\n".utf8)) }
+        Output.standardError(Data("\r\(label) [\(bar)] \(done)/\(total)".utf8))
+        if done >= total { Output.standardError(Data("\n".utf8)) }
     }
 }

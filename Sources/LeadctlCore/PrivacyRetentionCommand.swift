@@ -72,7 +72,7 @@ struct PrivacyRetention: AsyncParsableCommand {
         }
         if let first = failures.first {
             for other in failures.dropFirst() {
-                FileHandle.standardError.write(Data("leadctl: \(other.failure.message)\n".utf8))
+                Output.standardError(Data("leadctl: \(other.failure.message)\n".utf8))
             }
             throw first.failure
         }

@@ -16,7 +16,7 @@ enum SecretInput {
             guard !text.isEmpty else { throw LeadctlFailure.usage("no value on standard input") }
             return text
         }
-        FileHandle.standardError.write(Data(prompt.utf8))
+        Output.standardError(Data(prompt.utf8))
         var original = termios()
         tcgetattr(0, &original)
         var silent = original
@@ -24,7 +24,7 @@ enum SecretInput {
         tcsetattr(0, TCSAFLUSH, &silent)
         defer {
             tcsetattr(0, TCSAFLUSH, &original)
-            FileHandle.standardError.write(Data("\n".utf8))
+            Output.standardError(Data("\n".utf8))
         }
         guard let line = readLine(strippingNewline: true), !line.isEmpty else {
             throw LeadctlFailure.usage("no value entered")

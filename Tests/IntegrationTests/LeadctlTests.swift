@@ -51,6 +51,33 @@ import Testing
         stack.removeFiles()
     }
 
+    /// `leadctl ... | head`: when the reader goes away, leadctl ends as Unix tools do (SIGPIPE,
+    /// status 141), with no crash report on the terminal.
+    @Test func aReaderThatGoesAwayEndsLeadctlQuietly() throws {
+        let stack = try TestStack()
+        defer { stack.removeFiles() }
+        try stack.start("audit")
+        let script = """
+            { sleep 0.3; "$LEADCTL" call audit service.ping; } | head -c0
+            echo "call ${PIPESTATUS[0]}"
+            { sleep 0.3; "$LEADCTL" status --json; } | head -c0
+            echo "status ${PIPESTATUS[0]}"
+            """
+        let out = stack.root + "/pipe.out"
+        let err = stack.root + "/pipe.err"
+        let shell = try ChildProcess(
+            path: "/bin/bash", arguments: ["-c", script],
+            environment: [
+                "LEADCTL": "\(TestStack.binDirectory)/leadctl", "LEADLINE_CONFIG": stack.configPath,
+                "PATH": "/usr/bin:/bin", "HOME": stack.root,
+            ], logPath: out, errorPath: err)
+        try shell.waitForExit(timeout: 30)
+        let printed = (try? String(contentsOfFile: out, encoding: .utf8)) ?? ""
+        let complaints = (try? String(contentsOfFile: err, encoding: .utf8)) ?? ""
+        #expect(printed.contains("call 141") && printed.contains("status 141"), "\(printed)")
+        #expect(!complaints.contains("Fatal error") && !complaints.contains("crashed"), "\(complaints)")
+    }
+
     @Test func discoverListsTheDaemonsMethods() throws {
         let stack = try TestStack()
         try stack.start("vault")
