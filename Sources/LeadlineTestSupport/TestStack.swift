@@ -253,20 +253,21 @@ public struct TestStackError: Error, CustomStringConvertible {
     public init(_ description: String) { self.description = description }
 }
 
-/// Polls `condition` until it holds or `timeout` seconds pass.
+/// Polls `condition` until it holds or `timeout` seconds pass, by the monotonic clock: this VM's
+/// wall clock has been seen to step forward mid-test, and a wait of 20 s then gave up after 4.
 public func waitFor(timeout: Double, _ condition: () throws -> Bool) throws {
-    let deadline = Date().addingTimeInterval(timeout)
-    while Date() < deadline {
+    let deadline = ContinuousClock.now.advanced(by: .milliseconds(Int64(timeout * 1000)))
+    while ContinuousClock.now < deadline {
         if try condition() { return }
         usleep(10_000)
     }
     throw TestStackError("condition not met within \(timeout) s")
 }
 
-/// Async polling, for conditions that need a daemon call.
+/// Async polling, for conditions that need a daemon call (monotonic, as `waitFor`).
 public func eventually(timeout: Double = 10, _ condition: () async throws -> Bool) async throws {
-    let deadline = Date().addingTimeInterval(timeout)
-    while Date() < deadline {
+    let deadline = ContinuousClock.now.advanced(by: .milliseconds(Int64(timeout * 1000)))
+    while ContinuousClock.now < deadline {
         if (try? await condition()) == true { return }
         try await Task.sleep(for: .milliseconds(50))
     }

@@ -57,9 +57,9 @@ final class TCPConnection {
 
     /// True when the peer closes the connection (after any answer) within `timeout` seconds.
     func waitForClose(timeout: Double) -> Bool {
-        let deadline = Date().addingTimeInterval(timeout)
+        let deadline = ContinuousClock.now.advanced(by: .milliseconds(Int64(timeout * 1000)))
         var buffer = [UInt8](repeating: 0, count: 4096)
-        while Date() < deadline {
+        while ContinuousClock.now < deadline {
             let count = recv(fd, &buffer, buffer.count, 0)
             if count == 0 { return true }
             if count < 0 && errno != EAGAIN && errno != EWOULDBLOCK { return true }
