@@ -50,8 +50,9 @@ public final class AuditSpool: Sendable {
             sql: "CREATE TABLE audit_spool (id INTEGER PRIMARY KEY AUTOINCREMENT, event TEXT NOT NULL)")
     }
 
-    /// The spool's own random id, made once per database: with the row id (AUTOINCREMENT, never
-    /// reused) it names each event, so the audit daemon recognizes a batch sent twice.
+    /// The database's random spool id. With the row id (AUTOINCREMENT) it names each event, so the
+    /// audit daemon recognizes a batch sent twice. Since ``runIdentityMigration`` it names only
+    /// rows spooled before that migration; newer rows carry their run's id.
     public static let identityMigration = Storage.Migration("audit-spool-identity-v1") { db in
         try db.execute(sql: "CREATE TABLE audit_spool_identity (id TEXT NOT NULL)")
         try db.execute(
