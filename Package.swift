@@ -102,6 +102,13 @@ let package = Package(
         .executableTarget(name: "rpc-baseline-c", path: "Sources/rpc-baseline-c"),
         // What swift-nio alone costs per ping: the RPC rows' second baseline.
         .executableTarget(name: "rpc-baseline-nio", dependencies: nio),
+        // The webhook benchmark's floor: HTTP, HMAC and SQLite group commit, nothing of Leadline's.
+        .executableTarget(
+            name: "webhook-baseline-nio",
+            dependencies: nio + [
+                .product(name: "NIOHTTP1", package: "swift-nio"), crypto,
+                .product(name: "GRDBSQLite", package: "GRDB.swift"),
+            ]),
         // The memory floor a daemon's idle RSS is compared with: the same libraries, doing nothing.
         .executableTarget(name: "idle-baseline-swift", dependencies: nio + [grdb]),
 

@@ -29,6 +29,9 @@ struct WebhookBench {
         let port = try stack.webhookPortReserved()
         let requests = stack.root + "/requests.bin"
         try writeRequests(to: requests, count: 40_000, secret: secret, port: port)
+        // First, while the daemons idle: afterwards ingest would still be retrieving the leads
+        // it acknowledged, and the floor would share the cores with that.
+        let floor = try floorAcks(file: requests, secret: secret, root: stack.root)
         let single = try load(port: port, connections: 1, file: requests)
         let many = try load(port: port, connections: 32, file: requests)
         guard single.errors == 0, many.errors == 0 else {
@@ -49,6 +52,14 @@ struct WebhookBench {
                 "webhook acks/s, 32 connections, vs raw SQLite group commit (32 rows per fsync'd commit)",
                 many.perSecond, rawGroup, "/s", target: nil, lowerIsBetter: false))
         table.add(
+            ratioRow(
+                "webhook acks/s, 32 connections, vs bare swift-nio HTTP + HMAC + SQLite group commit (the floor)",
+                many.perSecond, floor.perSecond, "/s", target: nil, lowerIsBetter: false))
+        table.add(
+            BenchRow(
+                name: "webhook acks/s, 32 connections, the floor alone", value: format(floor.perSecond, " /s"),
+                baseline: "-", ratio: "-", target: ">= 10000 /s", met: floor.perSecond >= 10_000))
+        table.add(
             BenchRow(
                 name: "webhook acks/s, 32 connections", value: format(many.perSecond, " /s"), baseline: "-", ratio: "-",
                 target: ">= 10000 /s", met: many.perSecond >= 10_000))
@@ -68,6 +79,23 @@ struct WebhookBench {
         try stack.stop("ingest")
         try stack.stop("vault")
         await graph.shutdown()
+    }
+
+    /// The same requests against webhook-baseline-nio: what the libraries and SQLite allow here
+    /// before any of Leadline's own work (JSON, dedup, retrieval, audit).
+    private func floorAcks(file: String, secret: String, root: String) throws -> RPCBench.Result {
+        let port = try TestStack.freePort()
+        let log = root + "/webhook-floor.log"
+        let server = try ChildProcess(
+            path: "\(TestStack.binDirectory)/webhook-baseline-nio",
+            arguments: ["\(port)", root + "/webhook-floor.sqlite", secret], logPath: log)
+        defer { server.signal(SIGKILL) }
+        try waitFor(timeout: 10) { (try? String(contentsOfFile: log, encoding: .utf8))?.contains("listening") == true }
+        let result = try load(port: port, connections: 32, file: file)
+        guard result.errors == 0 else {
+            throw TestStackError("the webhook floor answered \(result.errors) non-200 responses")
+        }
+        return result
     }
 
     private func load(port: Int, connections: Int, file: String) throws -> RPCBench.Result {
