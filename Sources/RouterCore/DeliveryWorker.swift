@@ -52,9 +52,14 @@ final class DeliveryWorker: Service, Sendable, CustomStringConvertible {
                     for job in await claimDue() {
                         running.withLockedValue { $0 += 1 }
                         group.addTask {
-                            await self.attempt(job)
+                            let outcome = await self.send(job)
+                            // The slot bounds requests to CRMs, so it is free once the answer is
+                            // in; held through the outcome's commit too, each slot sat idle for a
+                            // commit cycle per lead. The delivery stays 'inflight' in the database
+                            // until that commit, so no claim can pick it up again meanwhile.
                             self.running.withLockedValue { $0 -= 1 }
                             self.wakeup.signal()
+                            await self.record(job, outcome)
                         }
                     }
                     await wakeup.wait(timeout: .milliseconds(200))
@@ -97,8 +102,8 @@ final class DeliveryWorker: Service, Sendable, CustomStringConvertible {
         }
     }
 
-    /// One attempt of one delivery, start to recorded outcome.
-    func attempt(_ job: DeliveryJob) async {
+    /// One attempt of one delivery: the CRM's answer, settled into an outcome to record.
+    func send(_ job: DeliveryJob) async -> AttemptOutcome {
         let started = ContinuousClock.now
         let connector = Connectors.connector(for: job.destination.kind)
         let outcome: AttemptOutcome
@@ -121,6 +126,11 @@ final class DeliveryWorker: Service, Sendable, CustomStringConvertible {
             // Vault unreachable or a credential to fix: the operator can repair it, so try again later.
             outcome = settle(job, DeliveryFailure(.transient, status: nil, "\(error)"), latencyMs: latency())
         }
+        return outcome
+    }
+
+    /// Records an attempt's outcome: the sync log, the delivery's new state, its audit event.
+    func record(_ job: DeliveryJob, _ outcome: AttemptOutcome) async {
         do {
             try await outbox.finish(job, outcome)
         } catch {
