@@ -49,13 +49,12 @@ public final class RPCDispatcher: Sendable {
     ) {
         let parsed: JSONValue
         do {
-            guard Self.isValidUTF8(line) else { throw RPCError.parseError("the line is not valid UTF-8") }
+            // The parser accepts only valid UTF-8, so the line's encoding is looked at again
+            // only to say which of the two a bad line got wrong.
             parsed = try JSONCoding.parse(line)
-        } catch let error as RPCError {
-            metrics.countError(error)
-            return reply(RPCResponseEncoder.failure(id: .null, error: error))
         } catch {
-            let failure = RPCError.parseError("the line is not valid JSON")
+            let failure = RPCError.parseError(
+                JSONParser.isValidUTF8(Array(line)) ? "the line is not valid JSON" : "the line is not valid UTF-8")
             metrics.countError(failure)
             return reply(RPCResponseEncoder.failure(id: .null, error: failure))
         }
@@ -140,10 +139,6 @@ public final class RPCDispatcher: Sendable {
         }
     }
 
-    static func isValidUTF8(_ bytes: some Collection<UInt8>) -> Bool {
-        // The standard library's validating initializer has a vectorised fast path.
-        String(validating: bytes, as: UTF8.self) != nil
-    }
 }
 
 /// Exactly-once guard shared by a call's completion and its timeout.

@@ -33,6 +33,38 @@ import Testing
 
     @Test func rejectsInvalidUTF8InStrings() {
         #expect(throws: JSONParser.Failure.self) { try JSONParser.parse([0x22, 0xC3, 0x28, 0x22]) }
+        // A valid non-ASCII string beside the bad one takes the input off the fast path too.
+        let mixed = Array(#"["é", ""#.utf8) + [0xED, 0xA0, 0x80] + Array(#""]"#.utf8)
+        #expect(throws: JSONParser.Failure.self) { try JSONParser.parse(mixed) }
+        // Outside a string, any byte past ASCII is an error whatever the encoding.
+        #expect(throws: JSONParser.Failure.self) { try JSONParser.parse(Array("[1, é]".utf8)) }
+        #expect(throws: JSONParser.Failure.self) { try JSONParser.parse([0x5B, 0xFF, 0x5D]) }
+    }
+
+    /// Strings of a valid input are made without validating each again; they must come out as
+    /// the slow path makes them, escapes and all, wherever the multi-byte sequences fall.
+    @Test(arguments: [
+        "plain", "é", "naïve café", "😀 at the end 😀", "東京", #"a\u00e9b"#, #"\ud83d\ude00x"#, #"tab\tq\"uote"#,
+    ])
+    func nonASCIIStringsComeOutWhole(_ literal: String) throws {
+        let expected = try JSONSerialization.jsonObject(with: Data("[\"\(literal)\"]".utf8)) as? [String]
+        let parsed = try JSONParser.parse(Array("{\"k\":[\"\(literal)\",\"x\"]}".utf8))
+        #expect(parsed["k"] == .array([.string(try #require(expected?.first)), .string("x")]))
+    }
+
+    @Test func findsValidUTF8AsTheStandardLibraryDoes() {
+        var generator = SystemRandomNumberGenerator()
+        for length in 0..<200 {
+            for _ in 0..<20 {
+                // Mostly ASCII with sometimes a high byte, at every alignment of the word check.
+                let bytes = (0..<length).map { _ in
+                    UInt8.random(in: 0...20, using: &generator) == 0
+                        ? UInt8.random(in: 0x80...0xFF, using: &generator)
+                        : UInt8.random(in: 0x20...0x7E, using: &generator)
+                }
+                #expect(JSONParser.isValidUTF8(bytes) == (String(validating: bytes, as: UTF8.self) != nil))
+            }
+        }
     }
 
     @Test func limitsNesting() throws {
