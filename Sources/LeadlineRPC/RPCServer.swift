@@ -99,7 +99,6 @@ public final class RPCServer: Sendable {
         }
         return channel.eventLoop.makeCompletedFuture {
             let sync = channel.pipeline.syncOperations
-            try sync.addHandler(IdleStateHandler(allTimeout: limits.idleTimeout))
             try sync.addHandler(ByteToMessageHandler(LineFrameDecoder(maxLength: limits.maxLineBytes)))
             try sync.addHandler(
                 RPCConnectionHandler(dispatcher: dispatcher, caller: caller, limits: limits, tracker: tracker))
