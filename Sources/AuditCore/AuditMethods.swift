@@ -48,12 +48,20 @@ public enum AppendEvents: RPCMethod {
         public var events: [IncomingAuditEvent]
         public init(events: [IncomingAuditEvent]) { self.events = events }
     }
-    public struct Result: Codable, Sendable {
+    public struct Result: Codable, Sendable, JSONValueRepresentable {
         public var appended: Int
         /// Resent spool events already in the chain; absent when none.
         public var skipped: Int?
         public var firstSeq: Int64
         public var lastSeq: Int64
+
+        public var jsonValue: JSONValue {
+            var object: [String: JSONValue] = [
+                "appended": .int(Int64(appended)), "firstSeq": .int(firstSeq), "lastSeq": .int(lastSeq),
+            ]
+            if let skipped { object["skipped"] = .int(Int64(skipped)) }
+            return .object(object)
+        }
     }
 }
 

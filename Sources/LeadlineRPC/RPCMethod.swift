@@ -45,3 +45,10 @@ public enum Authorization: Sendable {
         }
     }
 }
+
+/// A result that builds its JSON itself. The methods called most often (ping, enqueueLead,
+/// audit appends) skip Codable's encoder, whose generic containers cost a ping more than the
+/// rest of its own work. Tests hold each conformance to what Codable writes.
+public protocol JSONValueRepresentable: Encodable {
+    var jsonValue: JSONValue { get }
+}

@@ -49,6 +49,17 @@ public struct RPCMethodTable: Sendable {
         }
     }
 
+    /// Registers a typed method whose result writes its own JSON.
+    public mutating func register<M: RPCMethod>(
+        _ method: M.Type, _ authorization: Authorization,
+        _ handler: @escaping @Sendable (M.Params, RPCContext) async throws -> M.Result
+    ) where M.Result: JSONValueRepresentable {
+        entries[M.name] = Entry(authorization: authorization) { raw, context in
+            let params = try Self.decodeParams(M.Params.self, from: raw)
+            return Data(JSONValueWriter.bytes(try await handler(params, context).jsonValue))
+        }
+    }
+
     /// Registers an untyped method, for the protocol's own conformance cases and pass-through calls.
     public mutating func registerRaw(
         _ name: String, _ authorization: Authorization,

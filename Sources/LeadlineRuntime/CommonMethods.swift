@@ -6,7 +6,7 @@ import Logging
 public enum Ping: RPCMethod {
     public static let name = "service.ping"
     public typealias Params = NoParams
-    public struct Result: Codable, Sendable {
+    public struct Result: Codable, Sendable, JSONValueRepresentable {
         public var pong: Bool
         public var time: String
 
@@ -14,6 +14,8 @@ public enum Ping: RPCMethod {
             self.pong = pong
             self.time = time
         }
+
+        public var jsonValue: JSONValue { .object(["pong": .bool(pong), "time": .string(time)]) }
     }
 }
 

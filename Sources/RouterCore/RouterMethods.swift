@@ -83,10 +83,17 @@ public struct Items<Item: Codable & Sendable>: Codable, Sendable {
 public enum EnqueueLead: RPCMethod {
     public static let name = "router.enqueueLead"
     public struct Params: Codable, Sendable { public var lead: JSONValue }
-    public struct Result: Codable, Sendable {
+    public struct Result: Codable, Sendable, JSONValueRepresentable {
         public var leadId: String
         public var deliveries: [String]
         public var duplicate: Bool
+
+        public var jsonValue: JSONValue {
+            .object([
+                "leadId": .string(leadId), "deliveries": .array(deliveries.map { .string($0) }),
+                "duplicate": .bool(duplicate),
+            ])
+        }
     }
 }
 
