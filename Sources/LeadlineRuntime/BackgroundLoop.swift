@@ -78,7 +78,7 @@ public struct BackgroundLoop: Service, CustomStringConvertible {
     public func run() async throws {
         let wakeup = self.wakeup
         let runAtStart = self.runAtStart
-        try await withGracefulShutdownHandler {
+        await withGracefulShutdownHandler {
             if !runAtStart { await wakeup.wait(timeout: interval) }
             while !Task.isShuttingDownGracefully && !Task.isCancelled {
                 let more = await body()

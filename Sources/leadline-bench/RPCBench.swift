@@ -40,9 +40,9 @@ struct RPCBench {
         try stack.start("audit", extraEnvironment: ["LEADLINE_CHECK_RESULTS": "0"])
 
         for clients in [1, 16] {
-            let baseline = try Self.measure(socket: cSocket, clients: clients, seconds: seconds)
-            let bareNIO = try Self.measure(socket: nioSocket, clients: clients, seconds: seconds)
-            let daemon = try Self.measure(socket: stack.socketPath("audit"), clients: clients, seconds: seconds)
+            let results = try Self.interleaved(
+                sockets: [cSocket, nioSocket, stack.socketPath("audit")], clients: clients, seconds: seconds)
+            let (baseline, bareNIO, daemon) = (results[0], results[1], results[2])
             if clients == 1 {
                 table.add(
                     ratioRow(
@@ -77,6 +77,28 @@ struct RPCBench {
             }
         }
         try stack.stop("audit")
+    }
+
+    /// Each server measured in turns, `rounds` short runs apiece, so that all of them see the
+    /// machine's fast and slow moments alike: measured one after the other, a baseline and the
+    /// daemon could land in different moments of this shared VM, and their ratio swung from
+    /// 1.2x to 8x between runs of the same build. Calls add up; p50 and p99 are the medians
+    /// of the rounds' values.
+    static func interleaved(sockets: [String], clients: Int, seconds: Double, rounds: Int = 5) throws -> [Result] {
+        let slice = max(seconds / Double(rounds), 0.5)
+        var runs = Array(repeating: [Result](), count: sockets.count)
+        for _ in 0..<rounds {
+            for (index, socket) in sockets.enumerated() {
+                runs[index].append(try measure(socket: socket, clients: clients, seconds: slice))
+            }
+        }
+        return runs.map { rounds in
+            func median(_ values: [Double]) -> Double { values.sorted()[values.count / 2] }
+            return Result(
+                calls: rounds.reduce(0) { $0 + $1.calls }, errors: rounds.reduce(0) { $0 + $1.errors },
+                seconds: rounds.reduce(0) { $0 + $1.seconds }, p50_us: median(rounds.map(\.p50_us)),
+                p99_us: median(rounds.map(\.p99_us)))
+        }
     }
 
     /// Runs the C client: `request` (one JSON-RPC line) or service.ping, round trips for `seconds`.
