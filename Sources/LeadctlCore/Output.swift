@@ -70,3 +70,10 @@ enum Output {
         if done >= total { Output.standardError(Data("\n".utf8)) }
     }
 }
+
+/// leadctl's `print`, which every command's text output goes through: the same text Swift's
+/// would write, but through `Output`, so a reader that goes away ends a table the way it ends
+/// JSON (SIGPIPE, status 141). Swift's print wrote through stdio and failed quietly, exit 0.
+func print(_ items: Any..., separator: String = " ", terminator: String = "\n") {
+    Output.standardOutput(Data((items.map { "\($0)" }.joined(separator: separator) + terminator).utf8))
+}

@@ -62,6 +62,8 @@ import Testing
             echo "call ${PIPESTATUS[0]}"
             { sleep 0.3; "$LEADCTL" status --json; } | head -c0
             echo "status ${PIPESTATUS[0]}"
+            { sleep 0.3; "$LEADCTL" discover audit; } | head -c0
+            echo "table ${PIPESTATUS[0]}"
             """
         let out = stack.root + "/pipe.out"
         let err = stack.root + "/pipe.err"
@@ -74,7 +76,9 @@ import Testing
         try shell.waitForExit(timeout: 30)
         let printed = (try? String(contentsOfFile: out, encoding: .utf8)) ?? ""
         let complaints = (try? String(contentsOfFile: err, encoding: .utf8)) ?? ""
-        #expect(printed.contains("call 141") && printed.contains("status 141"), "\(printed)")
+        #expect(
+            printed.contains("call 141") && printed.contains("status 141") && printed.contains("table 141"),
+            "\(printed)")
         #expect(!complaints.contains("Fatal error") && !complaints.contains("crashed"), "\(complaints)")
     }
 
