@@ -18,6 +18,7 @@ final class RPCConnectionHandler: ChannelDuplexHandler {
     private let limits: RPCLimits
     private let tracker: InFlightTracker
     private var executor: EventLoopTaskExecutor?
+    private var timeouts: CallTimeouts?
     private var inFlight = 0
     private var readPending = false
     private var closing = false
@@ -85,8 +86,10 @@ final class RPCConnectionHandler: ChannelDuplexHandler {
             tracker.begin()
             let executor = self.executor ?? EventLoopTaskExecutor(loop: context.eventLoop)
             self.executor = executor
+            let timeouts = self.timeouts ?? CallTimeouts(loop: context.eventLoop)
+            self.timeouts = timeouts
             let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
-            dispatcher.handle(line: line.readableBytesView, caller: caller, on: executor) { reply in
+            dispatcher.handle(line: line.readableBytesView, caller: caller, on: executor, timeouts: timeouts) { reply in
                 // Most calls finish on the loop itself; only a reply from elsewhere needs a hop.
                 if bound.eventLoop.inEventLoop {
                     let (handler, context) = bound.value

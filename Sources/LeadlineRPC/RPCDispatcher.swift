@@ -16,6 +16,8 @@ public final class RPCDispatcher: Sendable {
     public let checkResults: Bool
     private let logger: Logger
     private let timerLoop: any EventLoop
+    /// The deadlines of calls made through `handle(line:caller:)`; connections keep their own.
+    private let timeouts: CallTimeouts
 
     public init(
         table: RPCMethodTable, schema: (any RPCSchemaChecking)? = nil, callTimeout: TimeAmount = .seconds(30),
@@ -29,13 +31,14 @@ public final class RPCDispatcher: Sendable {
         self.checkResults = checkResults
         self.logger = logger
         self.timerLoop = timerLoop
+        self.timeouts = CallTimeouts(loop: timerLoop)
     }
 
     /// Async convenience over `handle(line:caller:on:reply:)`.
     public func handle(line: some Collection<UInt8>, caller: Caller) async -> Data? {
         let executor = EventLoopTaskExecutor(loop: timerLoop)
         return await withCheckedContinuation { continuation in
-            handle(line: line, caller: caller, on: executor) { continuation.resume(returning: $0) }
+            handle(line: line, caller: caller, on: executor, timeouts: timeouts) { continuation.resume(returning: $0) }
         }
     }
 
@@ -44,7 +47,7 @@ public final class RPCDispatcher: Sendable {
     /// `executor` runs on the connection's event loop: calls and their timers live there, so a
     /// call that never suspends, and arming and cancelling its timer, never wake another thread.
     func handle(
-        line: some Collection<UInt8>, caller: Caller, on executor: EventLoopTaskExecutor,
+        line: some Collection<UInt8>, caller: Caller, on executor: EventLoopTaskExecutor, timeouts: CallTimeouts,
         reply: @escaping @Sendable (Data?) -> Void
     ) {
         let parsed: JSONValue
@@ -60,7 +63,7 @@ public final class RPCDispatcher: Sendable {
         }
 
         guard case .array(let elements) = parsed else {
-            return run(IncomingCall.parse(parsed), caller: caller, executor: executor, reply: reply)
+            return run(IncomingCall.parse(parsed), caller: caller, executor: executor, timeouts: timeouts, reply: reply)
         }
         if elements.isEmpty {
             return reply(
@@ -68,12 +71,14 @@ public final class RPCDispatcher: Sendable {
         }
         let collector = BatchCollector(expected: elements.count, reply: reply)
         for element in elements {
-            run(IncomingCall.parse(element), caller: caller, executor: executor) { collector.add($0) }
+            run(IncomingCall.parse(element), caller: caller, executor: executor, timeouts: timeouts) {
+                collector.add($0)
+            }
         }
     }
 
     private func run(
-        _ incoming: IncomingCall, caller: Caller, executor: EventLoopTaskExecutor,
+        _ incoming: IncomingCall, caller: Caller, executor: EventLoopTaskExecutor, timeouts: CallTimeouts,
         reply: @escaping @Sendable (Data?) -> Void
     ) {
         switch incoming {
@@ -94,13 +99,13 @@ public final class RPCDispatcher: Sendable {
             }
             let timeout = callTimeout
             let running = NIOLockedValueBox<Task<Void, Never>?>(nil)
-            let timer = executor.loop.scheduleTask(in: timeout) {
+            let token = timeouts.add(deadline: started + timeout) {
                 running.withLockedValue { $0 }?.cancel()
                 finish(.failure(.timeout("'\(method)' did not finish within \(timeout.nanoseconds / 1_000_000) ms")))
             }
             let work = Task(executorPreference: executor) {
                 finish(await self.invoke(method: method, params: params, caller: caller))
-                timer.cancel()
+                timeouts.finished(token)
             }
             running.withLockedValue { $0 = work }
         }
