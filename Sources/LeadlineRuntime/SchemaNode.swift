@@ -16,7 +16,9 @@ final class SchemaNode: @unchecked Sendable {
         case rules(Rules)
     }
 
-    struct Rules {
+    /// A class, not a struct: matching `.rules(let rules)` at every node of every check copied
+    /// some thirty fields and retained each reference among them.
+    final class Rules {
         var types: (names: [String], description: String)?
         var allowed: (values: [JSONValue], complaint: String)?
         var constant: JSONValue?
@@ -105,7 +107,9 @@ final class SchemaNode: @unchecked Sendable {
 
     private func checkString(_ string: String, _ rules: Rules, at path: inout SchemaPath) -> String? {
         if rules.minLength != nil || rules.maxLength != nil {
-            let length = string.count
+            // Draft 07 counts characters as RFC 8259 does, in code points (as Python's
+            // jsonschema does in the schema tests), not in grapheme clusters as String.count.
+            let length = string.unicodeScalars.count
             if let minimum = rules.minLength, length < minimum {
                 return "\(path.label) must be at least \(minimum) characters long"
             }
@@ -313,7 +317,7 @@ struct SchemaCompiler {
     }
 
     private mutating func rules(_ keywords: [String: JSONValue]) -> SchemaNode.Rules {
-        var rules = SchemaNode.Rules()
+        let rules = SchemaNode.Rules()
         if let types = keywords["type"] {
             let names: [String] = types.arrayValue?.compactMap(\.stringValue) ?? [types.stringValue].compactMap { $0 }
             let description = names.map { ["array", "integer", "object"].contains($0) ? "an \($0)" : "a \($0)" }

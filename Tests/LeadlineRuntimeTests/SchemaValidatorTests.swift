@@ -48,6 +48,19 @@ import Testing
         #expect(validator.validate(["n": 5, "x": 1], against: schema) != nil)
     }
 
+    /// Lengths are in code points: "é" written as e and a combining accent is two, one flag
+    /// emoji is two regional indicators, though each is one Character to Swift.
+    @Test func stringLengthsCountCodePoints() {
+        let validator = SchemaValidator(root: [:])
+        let twoAtMost: JSONValue = ["type": "string", "maxLength": 2]
+        let threeAtLeast: JSONValue = ["type": "string", "minLength": 3]
+        #expect(validator.validate("ab", against: twoAtMost) == nil)
+        #expect(validator.validate("e\u{301}e\u{301}", against: twoAtMost) != nil)
+        #expect(validator.validate("🇫🇷🇩🇪", against: twoAtMost) != nil)
+        #expect(validator.validate("e\u{301}x", against: threeAtLeast) == nil)
+        #expect(validator.validate("🇫🇷", against: threeAtLeast) != nil)
+    }
+
     @Test func membersThatGoTogetherAreRequiredTogether() {
         let validator = SchemaValidator(root: [:])
         let schema: JSONValue = [
