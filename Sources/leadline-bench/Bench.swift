@@ -86,8 +86,10 @@ struct BenchTable {
 
             The last full `make bench` run. Baselines are measured in the same run on the same machine
             (a C client and server for the socket, a bare swift-nio server for the event-loop library's
-            own share, raw SQLite for storage, the same libraries doing nothing for idle memory); compare
-            the ratios, not the absolute numbers, which move with the machine's load.
+            own share, both in rounds alternating with the daemon's; a bare swift-nio HTTP server with
+            the HMAC check and SQLite group commit for webhooks; raw SQLite for storage; the same
+            libraries doing nothing for idle memory); compare the ratios, not the absolute numbers,
+            which move with the machine's load.
 
             - when: \(Date().formatted(style))
             - machine: \(host), \(cores) cores, \(memory) GiB, \(kernel())
