@@ -13,7 +13,10 @@ final class CallTimeouts: Sendable {
     private struct State {
         var lastToken: Token = 0
         var calls: [Token: (deadline: NIODeadline, expire: @Sendable () -> Void)] = [:]
-        var armedFor: NIODeadline?
+        /// The one live timer. One replaced by an earlier one still fires, sees that it is no
+        /// longer this, and does nothing, so there is never more than one chain of timers.
+        var armed: (deadline: NIODeadline, generation: Int)?
+        var generation = 0
     }
 
     private let state = NIOLockedValueBox(State())
@@ -27,14 +30,17 @@ final class CallTimeouts: Sendable {
 
     /// `expire` runs on the loop once `deadline` has passed, unless `finished(_:)` came first.
     func add(deadline: NIODeadline, expire: @escaping @Sendable () -> Void) -> Token {
-        let (token, arm) = state.withLockedValue { state -> (Token, Bool) in
+        let (token, arm) = state.withLockedValue { state -> (Token, Int?) in
             state.lastToken += 1
             state.calls[state.lastToken] = (deadline, expire)
-            guard state.armedFor.map({ deadline < $0 }) ?? true else { return (state.lastToken, false) }
-            state.armedFor = deadline
-            return (state.lastToken, true)
+            // Calls of one connection come in deadline order, so this is rare: a caller of
+            // the dispatcher's shared registry that computed its deadline a moment earlier.
+            guard state.armed.map({ deadline < $0.deadline }) ?? true else { return (state.lastToken, nil) }
+            state.generation += 1
+            state.armed = (deadline, state.generation)
+            return (state.lastToken, state.generation)
         }
-        if arm { schedule(at: deadline) }
+        if let arm { schedule(at: deadline, generation: arm) }
         return token
     }
 
@@ -42,13 +48,14 @@ final class CallTimeouts: Sendable {
         _ = state.withLockedValue { $0.calls.removeValue(forKey: token) }
     }
 
-    private func schedule(at deadline: NIODeadline) {
-        loop.scheduleTask(deadline: deadline) { self.fire() }
+    private func schedule(at deadline: NIODeadline, generation: Int) {
+        loop.scheduleTask(deadline: deadline) { self.fire(generation: generation) }
     }
 
-    private func fire() {
+    private func fire(generation: Int) {
         let now = NIODeadline.now()
-        let (due, next) = state.withLockedValue { state -> ([@Sendable () -> Void], NIODeadline?) in
+        let (due, rearm) = state.withLockedValue { state -> ([@Sendable () -> Void], (NIODeadline, Int)?) in
+            guard state.armed?.generation == generation else { return ([], nil) }
             var due: [@Sendable () -> Void] = []
             var next: NIODeadline?
             for (token, call) in state.calls {
@@ -59,12 +66,15 @@ final class CallTimeouts: Sendable {
                     next = call.deadline
                 }
             }
-            // A timer armed earlier than this one (see `add`) may still be pending; a second
-            // firing finds nothing due and costs one scan.
-            state.armedFor = next
-            return (due, next)
+            guard let next else {
+                state.armed = nil
+                return (due, nil)
+            }
+            state.generation += 1
+            state.armed = (next, state.generation)
+            return (due, (next, state.generation))
         }
         for expire in due { expire() }
-        if let next { schedule(at: next) }
+        if let (deadline, generation) = rearm { schedule(at: deadline, generation: generation) }
     }
 }
