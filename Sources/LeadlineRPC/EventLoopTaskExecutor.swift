@@ -1,9 +1,9 @@
 import NIOCore
 
-/// Runs a call's task on its connection's event loop. A call that never suspends (ping, info,
-/// a cached read) then answers without leaving the loop's thread; one that awaits storage hops
-/// to it and back once. Hopping to the global executor and back for every call cost two thread
-/// wake-ups, more than the call itself.
+/// Where a call's task resumes after it suspends: its connection's event loop. (It starts there
+/// too, immediately, in the dispatcher.) A call that awaits storage hops to the writer and back
+/// once; resuming on the global executor instead cost two more thread wake-ups per call, more
+/// than the call itself.
 public final class EventLoopTaskExecutor: TaskExecutor, Sendable {
     public let loop: any EventLoop
 

@@ -44,8 +44,9 @@ public final class RPCDispatcher: Sendable {
 
     /// Parses synchronously (cheap, bounded by the line limit), runs each call in its own task,
     /// and calls `reply` exactly once: with the response line, or nil when nothing is owed.
-    /// `executor` runs on the connection's event loop: calls and their timers live there, so a
-    /// call that never suspends, and arming and cancelling its timer, never wake another thread.
+    /// Each call starts at once on the calling thread (the connection's loop) and, after any
+    /// suspension, resumes on `executor`, that same loop; `timeouts` holds the connection's
+    /// deadlines behind one timer. A call that never suspends wakes no other thread.
     func handle(
         line: some Collection<UInt8>, caller: Caller, on executor: EventLoopTaskExecutor, timeouts: CallTimeouts,
         reply: @escaping @Sendable (Data?) -> Void
