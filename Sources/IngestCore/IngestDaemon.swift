@@ -19,16 +19,18 @@ public enum IngestDaemon {
             http: HTTPClient(), baseURL: config.meta.graphBaseURL, version: config.meta.graphVersion)
 
         let handoff = HandoffWorker(store: store, router: context.client(for: "router"), logger: context.logger)
+        let intake = IntakeLoad()
         let retrieval = RetrievalWorker(
             store: store, graph: graph, secrets: secrets, meta: config.meta, logger: context.logger,
-            handoffWakeup: handoff.wakeup)
+            handoffWakeup: handoff.wakeup, intake: intake)
         let reconciler = Reconciler(
             store: store, graph: graph, secrets: secrets, meta: config.meta, configuredForms: config.ingest.forms,
             logger: context.logger, handoffWakeup: handoff.wakeup)
 
         let endpoints = WebhookEndpoints(
-            store: store, secrets: secrets, meta: config.meta, logger: context.logger, retrievalWakeup: retrieval.wakeup
-        )
+            store: store, secrets: secrets, meta: config.meta, logger: context.logger,
+            retrievalWakeup: retrieval.wakeup,
+            intake: intake)
         let webhookFD: CInt
         if let adopted = context.takeListenFD("webhook") {
             webhookFD = adopted

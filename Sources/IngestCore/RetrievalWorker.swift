@@ -16,6 +16,7 @@ final class RetrievalWorker: Sendable {
     private let logger: Logger
     let wakeup = Wakeup()
     private let handoffWakeup: Wakeup
+    private let intake: IntakeLoad
     private let backoff = Backoff(base: .seconds(1), cap: .seconds(900))
     private let inFlight = NIOLockedValueBox<Set<String>>([])
     private let lastTokenCheck = NIOLockedValueBox<ContinuousClock.Instant?>(nil)
@@ -23,7 +24,7 @@ final class RetrievalWorker: Sendable {
 
     init(
         store: IngestStore, graph: GraphClient, secrets: any SecretSource, meta: LeadlineConfig.Meta, logger: Logger,
-        handoffWakeup: Wakeup
+        handoffWakeup: Wakeup, intake: IntakeLoad
     ) {
         self.store = store
         self.graph = graph
@@ -31,6 +32,7 @@ final class RetrievalWorker: Sendable {
         self.meta = meta
         self.logger = logger
         self.handoffWakeup = handoffWakeup
+        self.intake = intake
     }
 
     var fetchingCount: Int { inFlight.withLockedValue { $0.count } }
@@ -41,9 +43,15 @@ final class RetrievalWorker: Sendable {
         }
     }
 
-    /// One pass: release pages that got a new token, then fetch a batch concurrently.
+    /// One pass: release pages that got a new token, give way to a webhook burst, then fetch a
+    /// batch concurrently.
     func runOnce() async -> Bool {
         await releasePagesWithNewTokens()
+        let yielded = await intake.yieldWhileBusy()
+        if yielded > .zero {
+            logger.debug(
+                "retrieval gave way to webhook intake", metadata: ["waitedMs": "\(Int(yielded / .milliseconds(1)))"])
+        }
         let rows: [IngestStore.InboxRow]
         do {
             rows = try await store.dueForFetch(limit: Self.batchSize, excluding: inFlight.withLockedValue { $0 })

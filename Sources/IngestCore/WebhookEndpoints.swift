@@ -43,6 +43,7 @@ final class WebhookEndpoints: Sendable {
     private let meta: LeadlineConfig.Meta
     private let logger: Logger
     private let retrievalWakeup: Wakeup
+    private let intake: IntakeLoad
     /// A bad signature may be a rotated app secret: re-read it, but not more than once per
     /// interval, so forged requests cannot turn into a flood of vault calls.
     private let lastForcedRefresh = NIOLockedValueBox<ContinuousClock.Instant?>(nil)
@@ -50,13 +51,14 @@ final class WebhookEndpoints: Sendable {
 
     init(
         store: IngestStore, secrets: any SecretSource, meta: LeadlineConfig.Meta, logger: Logger,
-        retrievalWakeup: Wakeup
+        retrievalWakeup: Wakeup, intake: IntakeLoad
     ) {
         self.store = store
         self.secrets = secrets
         self.meta = meta
         self.logger = logger
         self.retrievalWakeup = retrievalWakeup
+        self.intake = intake
     }
 
     func handle(_ request: WebhookRequest) async -> WebhookResponse {
@@ -96,6 +98,8 @@ final class WebhookEndpoints: Sendable {
 
     /// POST /webhooks/meta: signature, JSON, then every leadgen change in one shared commit.
     private func receiveNotification(_ request: WebhookRequest) async -> WebhookResponse {
+        intake.begin()
+        defer { intake.end() }
         let signature = request.header("X-Hub-Signature-256")
         var appSecret: Secret
         do {

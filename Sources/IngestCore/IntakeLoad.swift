@@ -1,0 +1,40 @@
+import Synchronization
+
+/// Webhook notifications being handled right now, so that retrieval can give way to them.
+///
+/// Meta times the acknowledgement, not the retrieval: a slow 200 is retried and, for long
+/// enough, gets the subscription disabled, while a lead in the durable inbox is safe and can
+/// be fetched a little later. Both compete for the same cores and the same database writer;
+/// during a burst, fetching alongside halved the acknowledgements per second. So the retrieval
+/// worker waits, between its batches, while intake is busy.
+///
+/// Busy is counted in requests in flight (arrival rate times time in ingest): one sender, or
+/// a steady 1,000 per second, stays well under the mark and retrieval runs as before; only a
+/// burst reaches it. The wait is bounded, so a burst that never ends still leaves retrieval a
+/// batch every `longestYield`.
+final class IntakeLoad: Sendable {
+    private let inFlight = Atomic<Int>(0)
+    let busyAt: Int
+    let longestYield: Duration
+
+    init(busyAt: Int = 8, longestYield: Duration = .seconds(1)) {
+        self.busyAt = busyAt
+        self.longestYield = longestYield
+    }
+
+    var requestsInFlight: Int { inFlight.load(ordering: .relaxed) }
+    var isBusy: Bool { requestsInFlight >= busyAt }
+
+    /// A notification arrived; `end()` once it is answered, whatever the answer.
+    func begin() { inFlight.add(1, ordering: .relaxed) }
+    func end() { inFlight.subtract(1, ordering: .relaxed) }
+
+    /// Returns once intake is no longer busy, or after `longestYield`; how long it waited.
+    func yieldWhileBusy(clock: ContinuousClock = .continuous) async -> Duration {
+        let start = clock.now
+        while isBusy, clock.now - start < longestYield {
+            try? await Task.sleep(for: .milliseconds(5))
+        }
+        return clock.now - start
+    }
+}

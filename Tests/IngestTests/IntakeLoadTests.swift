@@ -1,0 +1,48 @@
+import Testing
+
+@testable import IngestCore
+
+/// Retrieval gives way to a webhook burst, but never for longer than its bound.
+@Suite struct IntakeLoadTests {
+    @Test func busyOnlyFromTheMarkAndUntilTheRequestsAreAnswered() {
+        let intake = IntakeLoad(busyAt: 3, longestYield: .seconds(1))
+        intake.begin()
+        intake.begin()
+        #expect(!intake.isBusy)
+        intake.begin()
+        #expect(intake.isBusy)
+        #expect(intake.requestsInFlight == 3)
+        intake.end()
+        #expect(!intake.isBusy)
+        intake.end()
+        intake.end()
+        #expect(intake.requestsInFlight == 0)
+    }
+
+    @Test func aQuietIntakeDoesNotDelayRetrieval() async {
+        let intake = IntakeLoad(busyAt: 1, longestYield: .seconds(60))
+        #expect(await intake.yieldWhileBusy() < .seconds(60))
+    }
+
+    @Test func aBurstThatNeverEndsStillLetsRetrievalRunAfterTheBound() async {
+        let intake = IntakeLoad(busyAt: 1, longestYield: .milliseconds(50))
+        intake.begin()
+        let waited = await intake.yieldWhileBusy()
+        #expect(waited >= .milliseconds(50))
+        #expect(intake.isBusy)
+        intake.end()
+    }
+
+    @Test func retrievalResumesOnceTheBurstIsAnswered() async {
+        let intake = IntakeLoad(busyAt: 1, longestYield: .seconds(60))
+        intake.begin()
+        let answered = Task {
+            try? await Task.sleep(for: .milliseconds(50))
+            intake.end()
+        }
+        let waited = await intake.yieldWhileBusy()
+        #expect(waited < .seconds(60))
+        #expect(!intake.isBusy)
+        await answered.value
+    }
+}
