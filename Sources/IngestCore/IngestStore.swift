@@ -36,17 +36,21 @@ final class IngestStore: Sendable {
             last = now
             return true
         }
+        // Drawn here, in parallel on the request's loop, rather than on the writer every ack waits
+        // for; a duplicate's id is simply not used.
+        let withIDs = changes.map { ($0, LeadID.make()) }
         return try await storage.groupedWrite { db in
-            let inserted = try Self.insertChanges(changes, receivedAt: receivedAt, state: "received", db: db)
+            let inserted = try Self.insertChanges(withIDs, receivedAt: receivedAt, state: "received", db: db)
             if recordTime { try Self.setState("lastWebhookAt", receivedAt, db: db) }
             return inserted.count
         }
     }
 
-    /// Inserts inbox rows; returns the changes that were new, with their lead ids.
-    static func insertChanges(_ changes: [LeadgenChange], receivedAt: String, state: String, db: Database) throws
-        -> [(LeadgenChange, String)]
-    {
+    /// Inserts inbox rows, each change with the lead id it gets if new; returns the changes that
+    /// were new, with their lead ids.
+    static func insertChanges(
+        _ changes: [(LeadgenChange, leadID: String)], receivedAt: String, state: String, db: Database
+    ) throws -> [(LeadgenChange, String)] {
         var inserted: [(LeadgenChange, String)] = []
         let insert = try db.cachedStatement(
             sql: """
@@ -59,8 +63,7 @@ final class IngestStore: Sendable {
                 ON CONFLICT(form_id) DO UPDATE SET page_id = excluded.page_id,
                     last_created_time = max(coalesce(last_created_time, 0), coalesce(excluded.last_created_time, 0))
                 """)
-        for change in changes {
-            let leadID = LeadID.make()
+        for (change, leadID) in changes {
             try insert.execute(arguments: [
                 change.leadgenID, leadID, change.pageID, change.formID, change.adID, change.adgroupID,
                 change.createdTime, receivedAt, state,
@@ -393,7 +396,8 @@ final class IngestStore: Sendable {
         return try await storage.groupedWrite { db in
             var inserted = 0
             for (change, raw) in leads {
-                let new = try Self.insertChanges([change], receivedAt: receivedAt, state: "ready", db: db)
+                let new = try Self.insertChanges(
+                    [(change, LeadID.make())], receivedAt: receivedAt, state: "ready", db: db)
                 guard let (_, leadID) = new.first else { continue }
                 let lead = LeadNormalizer.fromGraph(raw, leadID: leadID, change: change, receivedAt: receivedAt)
                 try Self.insertLead(try Self.leadRow(lead), db: db)

@@ -71,7 +71,7 @@ import Testing
                     createdTime: 1_700_000_001),
             ]
             let new = try IngestStore.insertChanges(
-                changes, receivedAt: "2026-12-01T00:00:09Z", state: "received", db: db)
+                changes.map { ($0, LeadID.make()) }, receivedAt: "2026-12-01T00:00:09Z", state: "received", db: db)
             return [new.count, try Int.fetchOne(db, sql: "SELECT count(*) FROM inbox") ?? 0]
         }
         #expect(inserted == [1, 5])
