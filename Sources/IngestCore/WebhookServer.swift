@@ -146,8 +146,10 @@ final class WebhookHTTPHandler: ChannelInboundHandler {
         let endpoints = self.endpoints
         let executor = self.executor ?? EventLoopTaskExecutor(loop: context.eventLoop)
         self.executor = executor
-        // On the connection's loop: the request needs no thread hop except to the database writer.
-        Task(executorPreference: executor) {
+        // Started immediately, on this loop: the signature check, the parsing and the hand-over
+        // to the database writer run inside this read, with no turn of the loop in between;
+        // after the commit the task resumes on the connection's loop (its executor preference).
+        Task.immediate(executorPreference: executor) {
             let response = await endpoints.handle(request)
             if bound.eventLoop.inEventLoop {
                 let (handler, context) = bound.value
