@@ -45,8 +45,10 @@ struct Outbox: Sendable {
 
     /// Stable per (lead, destination): a replayed lead can never get a second delivery.
     static func deliveryID(leadId: String, destinationId: String) -> String {
-        let digest = SHA256.hash(data: Data("\(leadId)\n\(destinationId)".utf8))
-        return "dl_" + Hex.encode(digest).prefix(26)
+        var key = "\(leadId)\n\(destinationId)"
+        let digest = key.withUTF8 { SHA256.hash(data: UnsafeRawBufferPointer($0)) }
+        // The first 13 bytes: 26 hex digits.
+        return "dl_" + digest.withUnsafeBytes { Hex.encode($0.prefix(13)) }
     }
 
     static func matches(_ match: RouteMatch, _ lead: JSONValue) -> Bool {
@@ -71,9 +73,11 @@ struct Outbox: Sendable {
         // inside only when a route change reloaded the routes in between.
         let planned = try routeCache.cached().map { try Self.plan(lead, leadId: leadId, routes: $0, actor: actor) }
         return try await storage.groupedWrite { db in
-            if try Bool.fetchOne(
-                db.cachedStatement(sql: "SELECT 1 FROM leads WHERE id = ?"), arguments: [leadId]) == true
-            {
+            // The insert is the duplicate check: a lead id seen before changes nothing.
+            try db.cachedStatement(
+                sql: "INSERT INTO leads (id, payload, received_at) VALUES (?, ?, ?) ON CONFLICT(id) DO NOTHING"
+            ).execute(arguments: [leadId, payload, now])
+            if db.changesCount == 0 {
                 let existing = try String.fetchAll(
                     db.cachedStatement(sql: "SELECT id FROM deliveries WHERE lead_id = ? ORDER BY id"),
                     arguments: [leadId])
@@ -83,8 +87,6 @@ struct Outbox: Sendable {
             let plan =
                 try planned.flatMap { $0.generation == routes.generation ? $0 : nil }
                 ?? Self.plan(lead, leadId: leadId, routes: routes, actor: actor)
-            try db.cachedStatement(sql: "INSERT INTO leads (id, payload, received_at) VALUES (?, ?, ?)")
-                .execute(arguments: [leadId, payload, now])
             let insert = try db.cachedStatement(
                 sql: """
                     INSERT INTO deliveries (id, lead_id, destination_id, route_id, field_map, state, next_attempt_at,
