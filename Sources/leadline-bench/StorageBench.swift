@@ -54,6 +54,41 @@ struct StorageBench {
         return Double(rows) / (ContinuousClock.now - started).seconds
     }
 
+    /// One fsync'd commit of one row, offered `rate` times a second on schedule (open loop, as the
+    /// webhook load at that rate): the disk's own latency, p50 and p99 in milliseconds, counted
+    /// from each commit's due time. Below it no durable acknowledgement can go.
+    static func rawSQLitePaced(path: String, rate: Double, seconds: Double, rowBytes: Int) throws -> (
+        p50: Double, p99: Double
+    ) {
+        let row = String(repeating: "x", count: rowBytes)
+        var db: OpaquePointer?
+        guard sqlite3_open(path, &db) == SQLITE_OK else { throw StorageError("sqlite3_open \(path)") }
+        defer { sqlite3_close(db) }
+        sqlite3_exec(
+            db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; CREATE TABLE t (id INTEGER PRIMARY KEY, body TEXT)",
+            nil, nil, nil)
+        var statement: OpaquePointer?
+        sqlite3_prepare_v2(db, "INSERT INTO t (body) VALUES (?)", -1, &statement, nil)
+        defer { sqlite3_finalize(statement) }
+        let clock = ContinuousClock()
+        let started = clock.now
+        let count = Int(rate * seconds)
+        var latencies: [Double] = []
+        latencies.reserveCapacity(count)
+        for index in 0..<count {
+            let due = started + .nanoseconds(Int64(Double(index) / rate * 1e9))
+            if due > clock.now { Thread.sleep(forTimeInterval: (due - clock.now).seconds) }
+            sqlite3_exec(db, "BEGIN", nil, nil, nil)
+            sqlite3_bind_text(statement, 1, row, -1, nil)
+            sqlite3_step(statement)
+            sqlite3_reset(statement)
+            sqlite3_exec(db, "COMMIT", nil, nil, nil)
+            latencies.append((clock.now - due).seconds * 1000)
+        }
+        latencies.sort()
+        return (latencies[latencies.count / 2], latencies[min(latencies.count - 1, latencies.count * 99 / 100)])
+    }
+
     private func groupedWrites(path: String, rows: Int, writers: Int) async throws -> Double {
         let storage = try Storage(
             path: path,

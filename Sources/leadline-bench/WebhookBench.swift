@@ -13,8 +13,14 @@ struct WebhookBench {
         let graph = try await GraphAPIDouble(synthesizeUnknownLeads: true)
         let stack = try TestStack(
             extraConfig: "[meta]\ngraph_base_url = \"\(graph.baseURL)\"\n[ingest]\nreconcile_interval_seconds = 0\n")
-        defer { stack.removeFiles() }
-        let quiet = ["LEADLINE_CHECK_RESULTS": "0"]
+        defer {
+            try? stack.log("ingest").write(toFile: "/tmp/diag-ingest.log", atomically: true, encoding: .utf8)
+            stack.removeFiles()
+        }
+        var quiet = ["LEADLINE_CHECK_RESULTS": "0"]
+        if let n = ProcessInfo.processInfo.environment["DIAG_WAL_AUTOCHECKPOINT"] {
+            quiet["DIAG_WAL_AUTOCHECKPOINT"] = n
+        }
         try stack.start("vault", extraEnvironment: quiet)
         try stack.start("ingest", webhook: true, extraEnvironment: quiet)
         let vault = RPCClient(socketPath: stack.socketPath("vault"))
@@ -29,18 +35,33 @@ struct WebhookBench {
         let port = try stack.webhookPortReserved()
         let requests = stack.root + "/requests.bin"
         try writeRequests(to: requests, count: 40_000, secret: secret, port: port)
+        // Leads of their own: resent ids would be duplicates, and cost ingest no retrieval.
+        let steadyRequests = stack.root + "/requests-steady.bin"
+        try writeRequests(
+            to: steadyRequests, count: Int(1000 * seconds) + 1000, secret: secret, port: port,
+            base: 710_000_000_000_000)
         // First, while the daemons idle: afterwards ingest would still be retrieving the leads
         // it acknowledged, and the floor would share the cores with that.
         let floor = try floorAcks(file: requests, secret: secret, root: stack.root)
         let single = try load(port: port, connections: 1, file: requests)
+        // The steady state the p99 target names: 1,000 webhooks a second, offered on schedule
+        // whatever the answers, with retrieval fetching every one of them alongside. Started once
+        // retrieval caught up with the leads above, so it measures the steady state, not a backlog.
+        try await waitForRetrieval(stack)
+        FileHandle.standardError.write(Data("DIAG steady from \(Date().timeIntervalSince1970)\n".utf8))
+        let steady = try load(port: port, connections: 8, file: steadyRequests, rate: 1000)
+        FileHandle.standardError.write(Data("DIAG steady to \(Date().timeIntervalSince1970)\n".utf8))
         let many = try load(port: port, connections: 32, file: requests)
-        guard single.errors == 0, many.errors == 0 else {
-            throw TestStackError("the webhook answered \(single.errors + many.errors) non-200 responses")
+        guard single.errors == 0, steady.errors == 0, many.errors == 0 else {
+            throw TestStackError(
+                "the webhook answered \(single.errors + steady.errors + many.errors) non-200 responses")
         }
         table.add(DaemonFootprintBench.peakUnderLoad("ingest", of: stack, during: "32 webhook connections"))
         let rawOne = try StorageBench.rawSQLite(
             path: stack.root + "/raw1.sqlite", rows: 2000, perCommit: 1, rowBytes: 300)
         // What group commit could reach at best here: as many rows per fsync as connections.
+        let rawPaced = try StorageBench.rawSQLitePaced(
+            path: stack.root + "/raw-paced.sqlite", rate: 1000, seconds: min(seconds, 5), rowBytes: 300)
         let rawGroup = try StorageBench.rawSQLite(
             path: stack.root + "/raw32.sqlite", rows: 32_000, perCommit: 32, rowBytes: 300)
         table.add(
@@ -75,7 +96,23 @@ struct WebhookBench {
         table.add(
             BenchRow(
                 name: "webhook ack p99, 1 connection", value: format(single.p99_us / 1000, " ms", digits: 2),
-                baseline: "-", ratio: "-", target: "< 10 ms", met: single.p99_us < 10_000))
+                baseline: "-", ratio: "-", target: "-", met: nil))
+        table.add(
+            BenchRow(
+                name:
+                    "webhook ack p50 at 1,000 requests/s (open loop, 8 connections, offered \(format(steady.perSecond, "/s")))",
+                value: format(steady.p50_us / 1000, " ms", digits: 2), baseline: "-", ratio: "-", target: "-",
+                met: nil))
+        // Beside the disk's own p99 for one fsync'd commit at the same rate: a tail the disk has,
+        // no acknowledgement can avoid.
+        table.add(
+            BenchRow(
+                name: "webhook ack p99 at 1,000 requests/s (open loop, retrieval alongside), vs raw SQLite fsync'd "
+                    + "commits at 1,000/s",
+                value: format(steady.p99_us / 1000, " ms", digits: 2),
+                baseline: format(rawPaced.p99, " ms", digits: 2),
+                ratio: format(steady.p99_us / 1000 / max(rawPaced.p99, 0.001), "x", digits: 2), target: "< 10 ms",
+                met: steady.p99_us < 10_000))
         try stack.stop("ingest")
         try stack.stop("vault")
         await graph.shutdown()
@@ -98,11 +135,27 @@ struct WebhookBench {
         return result
     }
 
-    private func load(port: Int, connections: Int, file: String) throws -> RPCBench.Result {
+    /// Until ingest has fetched every lead acknowledged so far (at most a minute).
+    private func waitForRetrieval(_ stack: TestStack) async throws {
+        let ingest = RPCClient(socketPath: stack.socketPath("ingest"))
+        defer { Task { await ingest.close() } }
+        let deadline = ContinuousClock.now + .seconds(60)
+        while ContinuousClock.now < deadline {
+            let stats = try await ingest.call("ingest.stats", params: nil)
+            if (stats["inbox"]?["received"]?.intValue ?? 0) == 0 { return }
+            try await Task.sleep(for: .milliseconds(200))
+        }
+        FileHandle.standardError.write(Data("webhook: retrieval still behind after 60 s; measuring anyway\n".utf8))
+    }
+
+    /// The C load generator: closed loop (each connection sends its next request on the answer),
+    /// or open at `rate` requests per second across all connections.
+    private func load(port: Int, connections: Int, file: String, rate: Double? = nil) throws -> RPCBench.Result {
         let output = "\(NSTemporaryDirectory())webhook-bench-\(UUID().uuidString).json"
+        var arguments = ["http-client", "127.0.0.1", "\(port)", "\(connections)", "\(seconds)", file]
+        if let rate { arguments.append("\(rate)") }
         let child = try ChildProcess(
-            path: "\(TestStack.binDirectory)/rpc-baseline-c",
-            arguments: ["http-client", "127.0.0.1", "\(port)", "\(connections)", "\(seconds)", file], logPath: output)
+            path: "\(TestStack.binDirectory)/rpc-baseline-c", arguments: arguments, logPath: output)
         try child.waitForExit(timeout: seconds + 60)
         let text = try String(contentsOfFile: output, encoding: .utf8)
         try? FileManager.default.removeItem(atPath: output)
@@ -113,9 +166,10 @@ struct WebhookBench {
     }
 
     /// Raw HTTP/1.1 requests, each a distinct leadgen id, signed as Meta signs them.
-    private func writeRequests(to path: String, count: Int, secret: String, port: Int) throws {
+    private func writeRequests(
+        to path: String, count: Int, secret: String, port: Int, base: UInt64 = 700_000_000_000_000
+    ) throws {
         var out = Data()
-        let base: UInt64 = 700_000_000_000_000
         for index in 0..<count {
             let body = MetaWebhook.body(leadgenIDs: [String(base + UInt64(index))])
             let signature = MetaWebhook.signature(of: body, appSecret: secret)

@@ -12,10 +12,15 @@
  *                                         differ, such as enqueued leads, cost no generator in Swift);
  *                                         prints {"calls":N,"seconds":S,"p50_us":..,"p99_us":..}
  *
- *   rpc-baseline-c http-client HOST PORT CONNECTIONS SECONDS REQUESTS_FILE
+ *   rpc-baseline-c http-client HOST PORT CONNECTIONS SECONDS REQUESTS_FILE [RATE]
  *                                         keep-alive HTTP/1.1 load: each connection sends the raw
  *                                         requests of REQUESTS_FILE ("<length>\n<bytes>" records)
- *                                         in turn, one at a time, and counts 200 answers
+ *                                         in turn, one at a time, and counts 200 answers. With
+ *                                         RATE (requests per second, all connections together)
+ *                                         the load is open: request k is due at k/RATE seconds,
+ *                                         and its latency counts from then, so a slow answer
+ *                                         shows as the wait of the requests behind it instead
+ *                                         of lowering the rate offered
  *
  * The same client drives both the C server and the Swift daemons, so the ratio between the two
  * runs is the cost of the daemon, not of the load generator.
@@ -247,6 +252,8 @@ static size_t *http_lengths;
 static long http_count;
 static long http_next;
 static long http_not_ok;
+static double http_rate;
+static double http_started;
 static const char *http_host;
 static int http_port;
 
@@ -296,8 +303,19 @@ static void *http_worker_run(void *arg) {
     char buf[65536];
     double end = now_us() + w->seconds * 1e6;
     while (now_us() < end) {
-        long index = __atomic_fetch_add(&http_next, 1, __ATOMIC_RELAXED) % http_count;
+        long sequence = __atomic_fetch_add(&http_next, 1, __ATOMIC_RELAXED);
+        long index = sequence % http_count;
         double start = now_us();
+        if (http_rate > 0) {
+            double due = http_started + sequence * 1e6 / http_rate;
+            if (due >= end) break;
+            if (due > start) {
+                double wait = due - start;
+                struct timespec pause = {(time_t)(wait / 1e6), (long)((wait - (time_t)(wait / 1e6) * 1e6) * 1e3)};
+                nanosleep(&pause, NULL);
+            }
+            start = due;
+        }
         if (write(fd, http_requests[index], http_lengths[index]) < 0) break;
         int status = read_response(fd, buf, sizeof(buf));
         if (status < 0) {
@@ -312,7 +330,7 @@ static void *http_worker_run(void *arg) {
     return NULL;
 }
 
-static int run_http(const char *host, int port, int connections, double seconds, const char *file) {
+static int run_http(const char *host, int port, int connections, double seconds, const char *file, double rate) {
     FILE *f = fopen(file, "rb");
     if (!f) {
         perror("requests file");
@@ -339,6 +357,8 @@ static int run_http(const char *host, int port, int connections, double seconds,
     struct http_worker workers[connections];
     struct latencies results[connections];
     double started = now_us();
+    http_rate = rate;
+    http_started = started;
     for (int i = 0; i < connections; i++) {
         workers[i] = (struct http_worker){seconds, {0}};
         pthread_create(&threads[i], NULL, http_worker_run, &workers[i]);
@@ -351,8 +371,8 @@ static int run_http(const char *host, int port, int connections, double seconds,
 }
 
 int main(int argc, char **argv) {
-    if (argc == 7 && strcmp(argv[1], "http-client") == 0)
-        return run_http(argv[2], atoi(argv[3]), atoi(argv[4]), atof(argv[5]), argv[6]);
+    if ((argc == 7 || argc == 8) && strcmp(argv[1], "http-client") == 0)
+        return run_http(argv[2], atoi(argv[3]), atoi(argv[4]), atof(argv[5]), argv[6], argc == 8 ? atof(argv[7]) : 0);
     if (argc == 3 && strcmp(argv[1], "server") == 0) return run_server(argv[2]);
     if ((argc == 5 || argc == 6) && strcmp(argv[1], "client") == 0) {
         if (argc == 6) {
