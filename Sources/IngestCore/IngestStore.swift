@@ -57,11 +57,15 @@ final class IngestStore: Sendable {
                 INSERT OR IGNORE INTO inbox (leadgen_id, lead_id, page_id, form_id, ad_id, adgroup_id, created_time,
                     received_at, state) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """)
+        // A row that would not change is not rewritten: many leads share their form's newest
+        // created_time (a second's worth of them at a busy form).
         let form = try db.cachedStatement(
             sql: """
                 INSERT INTO forms (form_id, page_id, last_created_time) VALUES (?, ?, ?)
                 ON CONFLICT(form_id) DO UPDATE SET page_id = excluded.page_id,
                     last_created_time = max(coalesce(last_created_time, 0), coalesce(excluded.last_created_time, 0))
+                WHERE page_id IS NOT excluded.page_id
+                    OR coalesce(last_created_time, 0) < coalesce(excluded.last_created_time, 0)
                 """)
         for (change, leadID) in changes {
             try insert.execute(arguments: [
