@@ -8,10 +8,11 @@ import Synchronization
 /// during a burst, fetching alongside halved the acknowledgements per second. So the retrieval
 /// worker waits, between its batches, while intake is busy.
 ///
-/// Busy is counted in requests in flight (arrival rate times time in ingest): one sender, or
-/// a steady 1,000 per second, stays well under the mark and retrieval runs as before; only a
-/// burst reaches it. The wait is bounded, so a burst that never ends still leaves retrieval a
-/// batch every `longestYield`.
+/// Busy is counted in requests in flight (arrival rate times time in ingest). One sender never
+/// reaches the mark; a steady 1,000 a second (1-3 in flight) reaches it only while a slow fsync
+/// holds the acknowledgements back, and retrieval goes on once they are out. A burst keeps it
+/// there. The wait is bounded, so a burst that never ends still leaves retrieval a batch of 16
+/// every `longestYield` (about 16 leads a second), and it catches up when the burst ends.
 final class IntakeLoad: Sendable {
     private let inFlight = Atomic<Int>(0)
     let busyAt: Int
@@ -29,11 +30,13 @@ final class IntakeLoad: Sendable {
     func begin() { inFlight.add(1, ordering: .relaxed) }
     func end() { inFlight.subtract(1, ordering: .relaxed) }
 
-    /// Returns once intake is no longer busy, or after `longestYield`; how long it waited.
+    /// Returns once intake is no longer busy, after `longestYield`, or when the task is cancelled
+    /// (the daemon stopping); how long it waited, zero when intake was not busy.
     func yieldWhileBusy(clock: ContinuousClock = .continuous) async -> Duration {
+        guard isBusy else { return .zero }
         let start = clock.now
         while isBusy, clock.now - start < longestYield {
-            try? await Task.sleep(for: .milliseconds(5))
+            do { try await Task.sleep(for: .milliseconds(5)) } catch { break }
         }
         return clock.now - start
     }

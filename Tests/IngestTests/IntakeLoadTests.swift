@@ -20,8 +20,20 @@ import Testing
     }
 
     @Test func aQuietIntakeDoesNotDelayRetrieval() async {
+        let intake = IntakeLoad(busyAt: 2, longestYield: .seconds(60))
+        #expect(await intake.yieldWhileBusy() == .zero)
+        intake.begin()
+        #expect(await intake.yieldWhileBusy() == .zero)
+        intake.end()
+    }
+
+    @Test func aStoppingDaemonDoesNotWaitOutTheBound() async {
         let intake = IntakeLoad(busyAt: 1, longestYield: .seconds(60))
-        #expect(await intake.yieldWhileBusy() < .seconds(60))
+        intake.begin()
+        let waiting = Task { await intake.yieldWhileBusy() }
+        waiting.cancel()
+        #expect(await waiting.value < .seconds(60))
+        intake.end()
     }
 
     @Test func aBurstThatNeverEndsStillLetsRetrievalRunAfterTheBound() async {
