@@ -20,12 +20,14 @@ import Testing
             for (index, state) in ["received", "ready", "handedOff", "failed"].enumerated() {
                 try db.execute(
                     sql: """
-                        INSERT INTO inbox (leadgen_id, lead_id, page_id, form_id, created_time, received_at, state,
-                            attempts, next_attempt_at)
-                        VALUES (?, ?, '777', 'form-1', 1700000000, ?, ?, ?, ?)
+                        INSERT INTO inbox (leadgen_id, lead_id, page_id, form_id, ad_id, adgroup_id, created_time,
+                            received_at, state, attempts, next_attempt_at)
+                        VALUES (?, ?, ?, ?, ?, ?, 1700000000, ?, ?, ?, ?)
                         """,
                     arguments: [
-                        "90000000000000\(index)", "ld_\(index)", "2026-12-01T00:00:0\(index)Z", state, index, 0,
+                        "90000000000000\(index)", "ld_\(index)", "page-\(index)", index == 3 ? nil : "form-\(index)",
+                        "ad-\(index)", "adset-\(index)", "2026-12-01T00:00:0\(index)Z", state, index,
+                        Double(index) * 1.5,
                     ])
             }
         }
@@ -37,8 +39,9 @@ import Testing
             (
                 try Row.fetchAll(db, sql: "SELECT * FROM inbox ORDER BY leadgen_id").map { row -> [String] in
                     [
-                        row["lead_id"], row["state"], String(row["attempts"] as Int),
-                        String(row["created_time"] as Int),
+                        row["leadgen_id"], row["lead_id"], row["page_id"], (row["form_id"] as String?) ?? "nil",
+                        row["ad_id"], row["adgroup_id"], String(row["created_time"] as Int), row["received_at"],
+                        row["state"], String(row["attempts"] as Int), String(row["next_attempt_at"] as Double),
                     ]
                 },
                 try String.fetchOne(db, sql: "SELECT sql FROM sqlite_master WHERE name = 'inbox'") ?? "",
@@ -53,10 +56,14 @@ import Testing
         }
         #expect(definition.contains("WITHOUT ROWID"))
         #expect(
-            rows == [
-                ["ld_0", "received", "0", "1700000000"], ["ld_1", "ready", "1", "1700000000"],
-                ["ld_2", "handedOff", "2", "1700000000"], ["ld_3", "failed", "3", "1700000000"],
-            ])
+            rows
+                == (0..<4).map { index in
+                    [
+                        "90000000000000\(index)", "ld_\(index)", "page-\(index)", index == 3 ? "nil" : "form-\(index)",
+                        "ad-\(index)", "adset-\(index)", "1700000000", "2026-12-01T00:00:0\(index)Z",
+                        ["received", "ready", "handedOff", "failed"][index], "\(index)", "\(Double(index) * 1.5)",
+                    ]
+                })
         #expect(plan.contains { $0.contains("inbox_due") }, "\(plan)")
         #expect(!plan.contains { $0.contains("TEMP B-TREE") }, "\(plan)")
 
