@@ -13,14 +13,8 @@ struct WebhookBench {
         let graph = try await GraphAPIDouble(synthesizeUnknownLeads: true)
         let stack = try TestStack(
             extraConfig: "[meta]\ngraph_base_url = \"\(graph.baseURL)\"\n[ingest]\nreconcile_interval_seconds = 0\n")
-        defer {
-            try? stack.log("ingest").write(toFile: "/tmp/diag-ingest.log", atomically: true, encoding: .utf8)
-            stack.removeFiles()
-        }
-        var quiet = ["LEADLINE_CHECK_RESULTS": "0"]
-        if let n = ProcessInfo.processInfo.environment["DIAG_WAL_AUTOCHECKPOINT"] {
-            quiet["DIAG_WAL_AUTOCHECKPOINT"] = n
-        }
+        defer { stack.removeFiles() }
+        let quiet = ["LEADLINE_CHECK_RESULTS": "0"]
         try stack.start("vault", extraEnvironment: quiet)
         try stack.start("ingest", webhook: true, extraEnvironment: quiet)
         let vault = RPCClient(socketPath: stack.socketPath("vault"))
@@ -33,86 +27,97 @@ struct WebhookBench {
         await vault.close()
 
         let port = try stack.webhookPortReserved()
-        let requests = stack.root + "/requests.bin"
-        try writeRequests(to: requests, count: 40_000, secret: secret, port: port)
-        // Leads of their own: resent ids would be duplicates, and cost ingest no retrieval.
-        let steadyRequests = stack.root + "/requests-steady.bin"
+        // Each phase sends leads of its own, created later than the phase before: a resent id
+        // would be a duplicate, which costs ingest neither an inbox row nor a retrieval.
+        let single = stack.root + "/requests-single.bin"
         try writeRequests(
-            to: steadyRequests, count: Int(1000 * seconds) + 1000, secret: secret, port: port,
-            base: 710_000_000_000_000)
-        // First, while the daemons idle: afterwards ingest would still be retrieving the leads
-        // it acknowledged, and the floor would share the cores with that.
-        let floor = try floorAcks(file: requests, secret: secret, root: stack.root)
-        let single = try load(port: port, connections: 1, file: requests)
+            to: single, count: Int(3000 * seconds) + 1000, secret: secret, port: port, base: 720_000_000_000_000,
+            firstCreatedTime: 1_764_580_000)
+        let steady = stack.root + "/requests-steady.bin"
+        try writeRequests(
+            to: steady, count: Int(1000 * seconds) + 1000, secret: secret, port: port, base: 710_000_000_000_000,
+            firstCreatedTime: 1_764_590_000)
+        let many = stack.root + "/requests.bin"
+        try writeRequests(
+            to: many, count: max(40_000, Int(15_000 * seconds)), secret: secret, port: port,
+            base: 700_000_000_000_000,
+            firstCreatedTime: 1_764_600_000)
+        // The baselines first, while the daemons idle: afterwards ingest would still be retrieving
+        // the leads it acknowledged, and they would share the cores and the disk with that.
+        let floor = try floorAcks(file: many, secret: secret, root: stack.root)
+        let rawPaced = try StorageBench.rawSQLitePaced(
+            path: stack.root + "/raw-paced.sqlite", rate: 1000, seconds: seconds, rowBytes: 300)
+        let singleResult = try load(port: port, connections: 1, file: single)
         // The steady state the p99 target names: 1,000 webhooks a second, offered on schedule
         // whatever the answers, with retrieval fetching every one of them alongside. Started once
         // retrieval caught up with the leads above, so it measures the steady state, not a backlog.
         try await waitForRetrieval(stack)
-        FileHandle.standardError.write(Data("DIAG steady from \(Date().timeIntervalSince1970)\n".utf8))
-        let steady = try load(port: port, connections: 8, file: steadyRequests, rate: 1000)
-        FileHandle.standardError.write(Data("DIAG steady to \(Date().timeIntervalSince1970)\n".utf8))
-        let many = try load(port: port, connections: 32, file: requests)
-        guard single.errors == 0, steady.errors == 0, many.errors == 0 else {
+        let steadyResult = try load(port: port, connections: 16, file: steady, rate: 1000)
+        let manyResult = try load(port: port, connections: 32, file: many)
+        guard singleResult.errors == 0, steadyResult.errors == 0, manyResult.errors == 0 else {
             throw TestStackError(
-                "the webhook answered \(single.errors + steady.errors + many.errors) non-200 responses")
+                "the webhook answered \(singleResult.errors + steadyResult.errors + manyResult.errors) non-200 responses"
+            )
         }
         table.add(DaemonFootprintBench.peakUnderLoad("ingest", of: stack, during: "32 webhook connections"))
         let rawOne = try StorageBench.rawSQLite(
             path: stack.root + "/raw1.sqlite", rows: 2000, perCommit: 1, rowBytes: 300)
         // What group commit could reach at best here: as many rows per fsync as connections.
-        let rawPaced = try StorageBench.rawSQLitePaced(
-            path: stack.root + "/raw-paced.sqlite", rate: 1000, seconds: min(seconds, 5), rowBytes: 300)
         let rawGroup = try StorageBench.rawSQLite(
             path: stack.root + "/raw32.sqlite", rows: 32_000, perCommit: 32, rowBytes: 300)
         table.add(
             ratioRow(
-                "webhook acks/s, 32 connections, vs raw SQLite 1 fsync'd commit per request", many.perSecond, rawOne,
+                "webhook acks/s, 32 connections, vs raw SQLite 1 fsync'd commit per request", manyResult.perSecond,
+                rawOne,
                 "/s", target: 1.5, lowerIsBetter: false))
         table.add(
             ratioRow(
                 "webhook acks/s, 32 connections, vs raw SQLite group commit (32 rows per fsync'd commit)",
-                many.perSecond, rawGroup, "/s", target: nil, lowerIsBetter: false))
+                manyResult.perSecond, rawGroup, "/s", target: nil, lowerIsBetter: false))
         table.add(
             ratioRow(
                 "webhook acks/s, 32 connections, vs bare swift-nio HTTP + HMAC + SQLite group commit (the floor)",
-                many.perSecond, floor.perSecond, "/s", target: nil, lowerIsBetter: false))
+                manyResult.perSecond, floor.perSecond, "/s", target: nil, lowerIsBetter: false))
         table.add(
             BenchRow(
                 name: "webhook acks/s, 32 connections, the floor alone", value: format(floor.perSecond, " /s"),
                 baseline: "-", ratio: "-", target: ">= 10000 /s", met: floor.perSecond >= 10_000))
         table.add(
             BenchRow(
-                name: "webhook acks/s, 32 connections", value: format(many.perSecond, " /s"), baseline: "-", ratio: "-",
-                target: ">= 10000 /s", met: many.perSecond >= 10_000))
+                name: "webhook acks/s, 32 connections", value: format(manyResult.perSecond, " /s"), baseline: "-",
+                ratio: "-",
+                target: ">= 10000 /s", met: manyResult.perSecond >= 10_000))
         table.add(
             BenchRow(
                 name: "webhook ack p50 / p99, 32 connections",
-                value: "\(format(many.p50_us / 1000, "", digits: 2)) / \(format(many.p99_us / 1000, " ms", digits: 2))",
+                value:
+                    "\(format(manyResult.p50_us / 1000, "", digits: 2)) / \(format(manyResult.p99_us / 1000, " ms", digits: 2))",
                 baseline: "-", ratio: "-", target: "-", met: nil))
         table.add(
             ratioRow(
-                "webhook acks/s, 1 connection, vs raw SQLite 1 commit per request", single.perSecond, rawOne, "/s",
+                "webhook acks/s, 1 connection, vs raw SQLite 1 commit per request", singleResult.perSecond, rawOne,
+                "/s",
                 target: nil, lowerIsBetter: false))
         table.add(
             BenchRow(
-                name: "webhook ack p99, 1 connection", value: format(single.p99_us / 1000, " ms", digits: 2),
+                name: "webhook ack p99, 1 connection", value: format(singleResult.p99_us / 1000, " ms", digits: 2),
                 baseline: "-", ratio: "-", target: "-", met: nil))
         table.add(
             BenchRow(
                 name:
-                    "webhook ack p50 at 1,000 requests/s (open loop, 8 connections, offered \(format(steady.perSecond, "/s")))",
-                value: format(steady.p50_us / 1000, " ms", digits: 2), baseline: "-", ratio: "-", target: "-",
+                    "webhook ack p50 at 1,000 requests/s (open loop, 16 connections, \(format(steadyResult.perSecond, "/s")) answered)",
+                value: format(steadyResult.p50_us / 1000, " ms", digits: 2), baseline: "-", ratio: "-", target: "-",
                 met: nil))
-        // Beside the disk's own p99 for one fsync'd commit at the same rate: a tail the disk has,
-        // no acknowledgement can avoid.
+        // Beside raw SQLite committing (and fsyncing) each request on its own at the same rate:
+        // the disk's tail as a design without group commit would meet it.
         table.add(
             BenchRow(
-                name: "webhook ack p99 at 1,000 requests/s (open loop, retrieval alongside), vs raw SQLite fsync'd "
-                    + "commits at 1,000/s",
-                value: format(steady.p99_us / 1000, " ms", digits: 2),
+                name: "webhook ack p99 at 1,000 requests/s (open loop, retrieval alongside), vs raw SQLite one "
+                    + "fsync'd commit per request at 1,000/s",
+                value: format(steadyResult.p99_us / 1000, " ms", digits: 2),
                 baseline: format(rawPaced.p99, " ms", digits: 2),
-                ratio: format(steady.p99_us / 1000 / max(rawPaced.p99, 0.001), "x", digits: 2), target: "< 10 ms",
-                met: steady.p99_us < 10_000))
+                ratio: format(steadyResult.p99_us / 1000 / max(rawPaced.p99, 0.001), "x", digits: 2), target: "< 10 ms",
+                met: steadyResult.p99_us < 10_000))
         try stack.stop("ingest")
         try stack.stop("vault")
         await graph.shutdown()
@@ -167,14 +172,14 @@ struct WebhookBench {
 
     /// Raw HTTP/1.1 requests, each a distinct leadgen id, signed as Meta signs them.
     private func writeRequests(
-        to path: String, count: Int, secret: String, port: Int, base: UInt64 = 700_000_000_000_000
+        to path: String, count: Int, secret: String, port: Int, base: UInt64, firstCreatedTime: Int
     ) throws {
         var out = Data()
         for index in 0..<count {
             // Created a thousand to the second, as a busy form's leads would be: each second's
             // first lead moves the form's newest created_time on.
             let body = MetaWebhook.body(
-                leadgenIDs: [String(base + UInt64(index))], createdTime: 1_764_583_200 + index / 1000)
+                leadgenIDs: [String(base + UInt64(index))], createdTime: firstCreatedTime + index / 1000)
             let signature = MetaWebhook.signature(of: body, appSecret: secret)
             var request = Data(
                 "POST /webhooks/meta HTTP/1.1\r\nHost: 127.0.0.1:\(port)\r\nContent-Type: application/json\r\nX-Hub-Signature-256: \(signature)\r\nContent-Length: \(body.count)\r\n\r\n"

@@ -302,7 +302,10 @@ static void *http_worker_run(void *arg) {
     int fd = connect_tcp();
     char buf[65536];
     double end = now_us() + w->seconds * 1e6;
-    while (now_us() < end) {
+    for (;;) {
+        /* Open loop: every request due before the end is sent, late or not, so a stall near the
+           end still shows in the tail instead of cutting the requests behind it. */
+        if (http_rate <= 0 && now_us() >= end) break;
         long sequence = __atomic_fetch_add(&http_next, 1, __ATOMIC_RELAXED);
         long index = sequence % http_count;
         double start = now_us();
@@ -319,6 +322,8 @@ static void *http_worker_run(void *arg) {
         if (write(fd, http_requests[index], http_lengths[index]) < 0) break;
         int status = read_response(fd, buf, sizeof(buf));
         if (status < 0) {
+            /* No answer is an error too, whatever the reason the connection went. */
+            __atomic_add_fetch(&http_not_ok, 1, __ATOMIC_RELAXED);
             close(fd);
             fd = connect_tcp();
             continue;
