@@ -29,32 +29,15 @@ struct StorageBench {
 
     /// Inserts `rows` rows of `rowBytes` bytes through the sqlite3 C API: WAL, synchronous=FULL.
     static func rawSQLite(path: String, rows: Int, perCommit: Int, rowBytes: Int) throws -> Double {
+        let table = try RawTable(path: path)
         let row = String(repeating: "x", count: rowBytes)
-        var db: OpaquePointer?
-        guard sqlite3_open(path, &db) == SQLITE_OK else { throw StorageError("sqlite3_open \(path)") }
-        defer { sqlite3_close(db) }
-        sqlite3_exec(
-            db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; CREATE TABLE t (id INTEGER PRIMARY KEY, body TEXT)",
-            nil, nil, nil)
-        var statement: OpaquePointer?
-        sqlite3_prepare_v2(db, "INSERT INTO t (body) VALUES (?)", -1, &statement, nil)
-        defer { sqlite3_finalize(statement) }
         let started = ContinuousClock.now
         var written = 0
         while written < rows {
-            sqlite3_exec(db, "BEGIN", nil, nil, nil)
-            for _ in 0..<perCommit {
-                // Bound without a copy (no destructor), so the text must outlive the step.
-                row.withCString { text in
-                    sqlite3_bind_text(statement, 1, text, -1, nil)
-                    sqlite3_step(statement)
-                    sqlite3_reset(statement)
-                }
-                written += 1
-            }
-            sqlite3_exec(db, "COMMIT", nil, nil, nil)
+            table.commit(perCommit, of: row)
+            written += perCommit
         }
-        return Double(rows) / (ContinuousClock.now - started).seconds
+        return Double(written) / (ContinuousClock.now - started).seconds
     }
 
     /// One fsync'd commit per row, offered `rate` times a second on schedule (open loop, as the
@@ -64,16 +47,8 @@ struct StorageBench {
     static func rawSQLitePaced(path: String, rate: Double, seconds: Double, rowBytes: Int) throws -> (
         p50: Double, p99: Double
     ) {
+        let table = try RawTable(path: path)
         let row = String(repeating: "x", count: rowBytes)
-        var db: OpaquePointer?
-        guard sqlite3_open(path, &db) == SQLITE_OK else { throw StorageError("sqlite3_open \(path)") }
-        defer { sqlite3_close(db) }
-        sqlite3_exec(
-            db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; CREATE TABLE t (id INTEGER PRIMARY KEY, body TEXT)",
-            nil, nil, nil)
-        var statement: OpaquePointer?
-        sqlite3_prepare_v2(db, "INSERT INTO t (body) VALUES (?)", -1, &statement, nil)
-        defer { sqlite3_finalize(statement) }
         let clock = ContinuousClock()
         let started = clock.now
         let count = Int(rate * seconds)
@@ -82,13 +57,7 @@ struct StorageBench {
         for index in 0..<count {
             let due = started + .nanoseconds(Int64(Double(index) / rate * 1e9))
             if due > clock.now { Thread.sleep(forTimeInterval: (due - clock.now).seconds) }
-            sqlite3_exec(db, "BEGIN", nil, nil, nil)
-            row.withCString { text in
-                sqlite3_bind_text(statement, 1, text, -1, nil)
-                sqlite3_step(statement)
-                sqlite3_reset(statement)
-            }
-            sqlite3_exec(db, "COMMIT", nil, nil, nil)
+            table.commit(1, of: row)
             latencies.append((clock.now - due).seconds * 1000)
         }
         latencies.sort()
@@ -121,4 +90,38 @@ struct StorageBench {
 
 extension Duration {
     var seconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
+}
+
+/// A table of text rows written through the sqlite3 C API alone (WAL, synchronous=FULL): the
+/// raw baselines, with nothing of GRDB or Leadline in between.
+private final class RawTable {
+    private var db: OpaquePointer?
+    private var insert: OpaquePointer?
+
+    init(path: String) throws {
+        guard sqlite3_open(path, &db) == SQLITE_OK else { throw StorageError("sqlite3_open \(path)") }
+        sqlite3_exec(
+            db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; CREATE TABLE t (id INTEGER PRIMARY KEY, body TEXT)",
+            nil, nil, nil)
+        sqlite3_prepare_v2(db, "INSERT INTO t (body) VALUES (?)", -1, &insert, nil)
+    }
+
+    deinit {
+        sqlite3_finalize(insert)
+        sqlite3_close(db)
+    }
+
+    /// `count` copies of `row` in one transaction, fsync'd at its commit.
+    func commit(_ count: Int, of row: String) {
+        sqlite3_exec(db, "BEGIN", nil, nil, nil)
+        for _ in 0..<count {
+            // Bound without a copy (no destructor), so the text must outlive the step.
+            row.withCString { text in
+                sqlite3_bind_text(insert, 1, text, -1, nil)
+                sqlite3_step(insert)
+                sqlite3_reset(insert)
+            }
+        }
+        sqlite3_exec(db, "COMMIT", nil, nil, nil)
+    }
 }
