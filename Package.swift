@@ -51,7 +51,9 @@ let package = Package(
         // The shared runtime.
         .target(name: "LeadlineRPC", dependencies: nio + [logging]),
         .target(name: "LeadlineSystemd", dependencies: ["CSystemd", "LeadlineRPC", logging] + nio),
-        .target(name: "LeadlineStorage", dependencies: [grdb, logging] + nio),
+        .target(
+            name: "LeadlineStorage",
+            dependencies: [grdb, .product(name: "GRDBSQLite", package: "GRDB.swift"), logging] + nio),
         .target(name: "LeadlineHTTP", dependencies: ["CCurl", logging] + nio),
         .target(name: "LeadlineConfig", dependencies: ["LeadlineRPC", .product(name: "TOMLKit", package: "TOMLKit")]),
         .target(

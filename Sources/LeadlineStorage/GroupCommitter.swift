@@ -32,25 +32,34 @@ final class GroupCommitter: Sendable {
 
     func submit<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
         try await withCheckedThrowingContinuation { continuation in
-            let job = Job(
-                apply: { db in
-                    do {
-                        let value = try body(db)
-                        return (true, { continuation.resume(returning: value) })
-                    } catch {
-                        return (false, { continuation.resume(throwing: error) })
-                    }
-                },
-                fail: { continuation.resume(throwing: $0) })
-            let startDrain = state.withLockedValue { state -> Bool in
-                state.queue.append(job)
-                state.submitted += 1
-                if state.draining { return false }
-                state.draining = true
-                return true
-            }
-            if startDrain { scheduleBatch() }
+            submit(body) { continuation.resume(with: $0) }
         }
+    }
+
+    /// The same without a task: `completion` runs on the writer's thread once the commit is on
+    /// disk (or failed), so it must only hand the outcome on.
+    func submit<T: Sendable>(
+        _ body: @escaping @Sendable (Database) throws -> T,
+        completion: @escaping @Sendable (Result<T, any Error>) -> Void
+    ) {
+        let job = Job(
+            apply: { db in
+                do {
+                    let value = try body(db)
+                    return (true, { completion(.success(value)) })
+                } catch {
+                    return (false, { completion(.failure(error)) })
+                }
+            },
+            fail: { completion(.failure($0)) })
+        let startDrain = state.withLockedValue { state -> Bool in
+            state.queue.append(job)
+            state.submitted += 1
+            if state.draining { return false }
+            state.draining = true
+            return true
+        }
+        if startDrain { scheduleBatch() }
     }
 
     private func scheduleBatch() {

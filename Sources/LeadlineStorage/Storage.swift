@@ -91,6 +91,16 @@ public final class Storage: Sendable {
         try await committer.submit(body)
     }
 
+    /// `groupedWrite` for a caller on an event loop that answers from a callback: no task is
+    /// created or resumed. `completion` runs on the writer's thread after the commit; it must
+    /// hand the outcome back to the caller's own thread, not work there.
+    public func groupedWrite<T: Sendable>(
+        _ body: @escaping @Sendable (Database) throws -> T,
+        completion: @escaping @Sendable (Result<T, any Error>) -> Void
+    ) {
+        committer.submit(body, completion: completion)
+    }
+
     /// Folds the WAL back into the main file and truncates it, e.g. after an erasure so the
     /// removed bytes do not linger in the log.
     public func checkpointTruncate() async throws {

@@ -72,6 +72,84 @@ import Testing
         try storage.close()
     }
 
+    /// The callback form answers on the writer's thread after the commit, with the same outcome
+    /// as the async one: a value, or the error of the one write that failed.
+    @Test func aCallbackGroupedWriteReportsAfterItsCommit() async throws {
+        let storage = try Storage(path: try temporaryPath(), migrations: Self.migrations)
+        let outcomes = try await withThrowingTaskGroup(of: String.self) { group in
+            for name in ["one", "two", "one"] {
+                group.addTask {
+                    await withCheckedContinuation { continuation in
+                        storage.groupedWrite(
+                            { db -> Int64 in
+                                try db.execute(sql: "INSERT INTO items (name) VALUES (?)", arguments: [name])
+                                return db.lastInsertedRowID
+                            },
+                            completion: { result in
+                                switch result {
+                                case .success: continuation.resume(returning: "stored \(name)")
+                                case .failure(let error): continuation.resume(returning: "\(type(of: error))")
+                                }
+                            })
+                    }
+                }
+            }
+            return try await group.reduce(into: []) { $0.append($1) }
+        }
+        #expect(outcomes.sorted() == ["DatabaseError", "stored one", "stored two"])
+        let names = try await storage.read { db in try String.fetchAll(db, sql: "SELECT name FROM items ORDER BY name")
+        }
+        #expect(names == ["one", "two"])
+        try storage.close()
+    }
+
+    /// Values bound straight through SQLite land as GRDB would have bound them, the count of
+    /// changed rows comes back, and a failing statement throws SQLite's error and leaves the
+    /// statement usable.
+    @Test func directlyBoundStatementsStoreTextNumbersAndNulls() async throws {
+        let storage = try Storage(
+            path: try temporaryPath(),
+            migrations: Self.migrations + [
+                Storage.Migration("notes-v1") { db in
+                    try db.execute(sql: "CREATE TABLE notes (key TEXT PRIMARY KEY, number INTEGER, remark TEXT)")
+                }
+            ])
+        let (changes, rows) = try await storage.write { db -> ([Int], [[String]]) in
+            let insert = try db.cachedStatement(
+                sql: "INSERT OR IGNORE INTO notes (key, number, remark) VALUES (?, ?, ?)")
+            var changes: [Int] = []
+            changes.append(try insert.executeDirect([.text("é ünïcode"), .integer(Int64.max), .text(nil)], in: db))
+            changes.append(try insert.executeDirect([.text("b"), .integer(nil), .text("two")], in: db))
+            changes.append(try insert.executeDirect([.text("b"), .integer(3), .text("again")], in: db))
+            let rows = try Row.fetchAll(
+                db, sql: "SELECT key, number, remark, typeof(number) AS kind FROM notes ORDER BY key"
+            )
+            .map { row -> [String] in
+                [
+                    row["key"], (row["number"] as Int64?).map(String.init) ?? "null",
+                    (row["remark"] as String?) ?? "null",
+                    row["kind"],
+                ]
+            }
+            return (changes, rows)
+        }
+        #expect(changes == [1, 1, 0])
+        #expect(rows == [["b", "null", "two", "null"], ["é ünïcode", "\(Int64.max)", "null", "integer"]])
+        let (failure, afterwards) = try await storage.write { db -> (DatabaseError?, Int) in
+            let strict = try db.cachedStatement(sql: "INSERT INTO items (name) VALUES (?)")
+            _ = try strict.executeDirect([.text("dup")], in: db)
+            var failure: DatabaseError?
+            do { _ = try strict.executeDirect([.text("dup")], in: db) } catch let error as DatabaseError {
+                failure = error
+            }
+            return (failure, try strict.executeDirect([.text("fresh")], in: db))
+        }
+        #expect(failure?.resultCode == .SQLITE_CONSTRAINT)
+        #expect(failure?.message?.contains("UNIQUE") == true, "\(String(describing: failure))")
+        #expect(afterwards == 1)
+        try storage.close()
+    }
+
     @Test func aCorruptFileIsRefusedAndLeftAsItWas() throws {
         let path = try temporaryPath()
         let storage = try Storage(path: path, migrations: Self.migrations)
