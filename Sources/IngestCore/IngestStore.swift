@@ -28,7 +28,11 @@ final class IngestStore: Sendable {
 
     /// Stores a webhook's leadgen changes in one shared commit; returns how many were new.
     /// Duplicates (Meta retries, the same change twice in a batch) keep their first row.
-    func storeWebhookChanges(_ changes: [LeadgenChange], receivedAt: String) async throws -> Int {
+    /// `completion` runs on the database writer's thread, after the commit.
+    func storeWebhookChanges(
+        _ changes: [LeadgenChange], receivedAt: String,
+        completion: @escaping @Sendable (Result<Int, any Error>) -> Void
+    ) {
         // lastWebhookAt is for `leadctl status`: written at most once a second, not once per request.
         let now = ContinuousClock.now
         let recordTime = lastWebhookRecorded.withLockedValue { last in
@@ -39,11 +43,12 @@ final class IngestStore: Sendable {
         // Drawn here, in parallel on the request's loop, rather than on the writer every ack waits
         // for; a duplicate's id is simply not used.
         let withIDs = changes.map { ($0, LeadID.make()) }
-        return try await storage.groupedWrite { db in
-            let inserted = try Self.insertChanges(withIDs, receivedAt: receivedAt, state: "received", db: db)
-            if recordTime { try Self.setState("lastWebhookAt", receivedAt, db: db) }
-            return inserted.count
-        }
+        storage.groupedWrite(
+            { db in
+                let inserted = try Self.insertChanges(withIDs, receivedAt: receivedAt, state: "received", db: db)
+                if recordTime { try Self.setState("lastWebhookAt", receivedAt, db: db) }
+                return inserted.count
+            }, completion: completion)
     }
 
     /// Inserts inbox rows, each change with the lead id it gets if new; returns the changes that
@@ -67,16 +72,20 @@ final class IngestStore: Sendable {
                 WHERE page_id IS NOT excluded.page_id
                     OR coalesce(last_created_time, 0) < coalesce(excluded.last_created_time, 0)
                 """)
+        // Bound directly: these run on the one writer for every acknowledged webhook.
         for (change, leadID) in changes {
-            try insert.execute(arguments: [
-                change.leadgenID, leadID, change.pageID, change.formID, change.adID, change.adgroupID,
-                change.createdTime, receivedAt, state,
-            ])
+            let added = try insert.executeDirect(
+                [
+                    .text(change.leadgenID), .text(leadID), .text(change.pageID), .text(change.formID),
+                    .text(change.adID), .text(change.adgroupID), .integer(change.createdTime),
+                    .text(receivedAt), .text(state),
+                ], in: db)
             // A duplicate tells nothing new about its form: only new changes touch the forms table.
-            guard db.changesCount > 0 else { continue }
+            guard added > 0 else { continue }
             inserted.append((change, leadID))
             if let formID = change.formID {
-                try form.execute(arguments: [formID, change.pageID, change.createdTime])
+                _ = try form.executeDirect(
+                    [.text(formID), .text(change.pageID), .integer(change.createdTime)], in: db)
             }
         }
         return inserted

@@ -23,6 +23,9 @@ public enum SecretError: Error, Sendable, Hashable {
 public protocol SecretSource: Sendable {
     /// The secret, from a short-lived cache unless `fresh`.
     func secret(named name: String, fresh: Bool) async throws(SecretError) -> Secret
+    /// The secret if the cache holds a current copy, without waiting: what lets a webhook be
+    /// checked inside the read that brought it.
+    func cachedSecret(named name: String) -> Secret?
 }
 
 /// Secrets from leadline-vault over JSON-RPC (`vault.getSecret`), cached for `ttl` so a burst of
@@ -37,11 +40,15 @@ public final class VaultSecretSource: SecretSource {
         self.ttl = ttl
     }
 
+    public func cachedSecret(named name: String) -> Secret? {
+        let now = ContinuousClock.now
+        guard let cached = cache.withLockedValue({ $0[name] }), now - cached.fetched < ttl else { return nil }
+        return cached.secret
+    }
+
     public func secret(named name: String, fresh: Bool = false) async throws(SecretError) -> Secret {
         let now = ContinuousClock.now
-        if !fresh, let cached = cache.withLockedValue({ $0[name] }), now - cached.fetched < ttl {
-            return cached.secret
-        }
+        if !fresh, let cached = cachedSecret(named: name) { return cached }
         let reply: JSONValue
         do {
             reply = try await client.call("vault.getSecret", params: ["name": .string(name)])

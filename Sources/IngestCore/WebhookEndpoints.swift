@@ -48,6 +48,14 @@ final class WebhookEndpoints: Sendable {
     /// interval, so forged requests cannot turn into a flood of vault calls.
     private let lastForcedRefresh = NIOLockedValueBox<ContinuousClock.Instant?>(nil)
     private let rejections = RejectionAuditor()
+    /// An HMAC keyed with the app secret last seen, so a request does not key one again.
+    private let keyedHMAC = NIOLockedValueBox<(secret: String, mac: SharedHMAC)?>(nil)
+
+    /// swift-crypto does not mark HMAC Sendable. The shared one is never updated: each request
+    /// updates its own copy, and the hash states inside are copied on write.
+    private struct SharedHMAC: @unchecked Sendable {
+        let mac: HMAC<SHA256>
+    }
 
     init(
         store: IngestStore, secrets: any SecretSource, meta: LeadlineConfig.Meta, logger: Logger,
@@ -59,6 +67,35 @@ final class WebhookEndpoints: Sendable {
         self.logger = logger
         self.retrievalWakeup = retrievalWakeup
         self.intake = intake
+    }
+
+    /// Answers `request` through `respond`. A notification signed with the cached app secret is
+    /// checked, parsed and handed to the database writer right here, on the caller's thread,
+    /// with no task: `respond` then runs on the writer's thread once the commit is on disk.
+    /// Everything else (the handshake, health, a secret to fetch, a refusal to audit) runs in a
+    /// task, and so does `respond`. Either way `respond` must only hand the answer on.
+    func handle(_ request: WebhookRequest, respond: @escaping @Sendable (WebhookResponse) -> Void) {
+        if request.method == "POST", request.path == "/webhooks/meta", let keyed = cachedKeyedHMAC(),
+            WebhookSignature.isValid(header: request.header("X-Hub-Signature-256"), body: request.body, keyed: keyed)
+        {
+            intake.begin()
+            accept(request.body) { response in
+                self.intake.end()
+                respond(response)
+            }
+            return
+        }
+        Task { respond(await self.handle(request)) }
+    }
+
+    private func cachedKeyedHMAC() -> HMAC<SHA256>? {
+        guard let secret = secrets.cachedSecret(named: meta.appSecret) else { return nil }
+        return keyedHMAC.withLockedValue { cached in
+            if let cached, cached.secret == secret.value { return cached.mac.mac }
+            let keyed = WebhookSignature.keyed(secret.value)
+            cached = (secret.value, SharedHMAC(mac: keyed))
+            return keyed
+        }
     }
 
     func handle(_ request: WebhookRequest) async -> WebhookResponse {
@@ -96,7 +133,8 @@ final class WebhookEndpoints: Sendable {
         return WebhookResponse(status: 200, body: challenge)
     }
 
-    /// POST /webhooks/meta: signature, JSON, then every leadgen change in one shared commit.
+    /// POST /webhooks/meta when the fast path in `handle(_:respond:)` could not take it: the app
+    /// secret to fetch, or a signature that fails and may mean a rotated secret.
     private func receiveNotification(_ request: WebhookRequest) async -> WebhookResponse {
         intake.begin()
         defer { intake.end() }
@@ -134,25 +172,38 @@ final class WebhookEndpoints: Sendable {
             }
             return .text(403, "forbidden")
         }
+        return await withCheckedContinuation { continuation in
+            accept(request.body) { continuation.resume(returning: $0) }
+        }
+    }
+
+    /// A signed notification: its JSON, then every leadgen change in one shared commit, and 200
+    /// only once that is on disk. `respond` runs on the writer's thread, or at once for bad JSON.
+    private func accept(_ body: [UInt8], respond: @escaping @Sendable (WebhookResponse) -> Void) {
         let payload: WebhookPayload
         do {
-            payload = try WebhookPayload.parse(request.body)
+            payload = try WebhookPayload.parse(body)
         } catch {
-            return .text(400, "the body is not a JSON object")
+            return respond(.text(400, "the body is not a JSON object"))
         }
         if payload.skipped > 0 {
             logger.debug("skipped changes that are not leadgen", metadata: ["count": "\(payload.skipped)"])
         }
-        do {
-            let inserted = try await store.storeWebhookChanges(payload.changes, receivedAt: Timestamp.now())
-            logger.debug("webhook stored", metadata: ["changes": "\(payload.changes.count)", "new": "\(inserted)"])
-        } catch {
-            // 503 like /healthz: the proxy and monitoring read it as temporary (Meta retries any non-200).
-            logger.error("cannot store webhook changes", metadata: ["error": "\(type(of: error))"])
-            return .text(503, "storage is not writable; nothing was acknowledged")
+        let logger = self.logger
+        let retrievalWakeup = self.retrievalWakeup
+        store.storeWebhookChanges(payload.changes, receivedAt: Timestamp.now()) { result in
+            switch result {
+            case .success(let inserted):
+                logger.debug(
+                    "webhook stored", metadata: ["changes": "\(payload.changes.count)", "new": "\(inserted)"])
+                if !payload.changes.isEmpty { retrievalWakeup.signal() }
+                respond(.text(200, "ok"))
+            case .failure(let error):
+                // 503 like /healthz: the proxy and monitoring read it as temporary (Meta retries any non-200).
+                logger.error("cannot store webhook changes", metadata: ["error": "\(type(of: error))"])
+                respond(.text(503, "storage is not writable; nothing was acknowledged"))
+            }
         }
-        if !payload.changes.isEmpty { retrievalWakeup.signal() }
-        return .text(200, "ok")
     }
 
     private func mayForceRefresh() -> Bool {

@@ -76,7 +76,6 @@ final class WebhookHTTPHandler: ChannelInboundHandler {
     /// Set once a response was decided early (413): the rest of the request is ignored.
     private var refused = false
     private var deadline: Scheduled<Void>?
-    private var executor: EventLoopTaskExecutor?
 
     init(endpoints: WebhookEndpoints, limits: WebhookServer.Limits, logger: Logger) {
         self.endpoints = endpoints
@@ -143,14 +142,9 @@ final class WebhookHTTPHandler: ChannelInboundHandler {
         let keepAlive = head.isKeepAlive
         let version = head.version
         let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
-        let endpoints = self.endpoints
-        let executor = self.executor ?? EventLoopTaskExecutor(loop: context.eventLoop)
-        self.executor = executor
-        // Started immediately, on this loop: the signature check, the parsing and the hand-over
-        // to the database writer run inside this read, with no turn of the loop in between;
-        // after the commit the task resumes on the connection's loop (its executor preference).
-        Task.immediate(executorPreference: executor) {
-            let response = await endpoints.handle(request)
+        // A lead notification is checked and handed to the database writer inside this read;
+        // the answer comes from the writer's thread after the commit, or at once.
+        endpoints.handle(request) { response in
             if bound.eventLoop.inEventLoop {
                 let (handler, context) = bound.value
                 handler.write(context: context, response: response, version: version, keepAlive: keepAlive)

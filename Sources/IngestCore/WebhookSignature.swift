@@ -7,11 +7,23 @@ import LeadlineRPC
 /// Package-visible so the fuzzer (leadline-fuzz) checks hostile headers with the daemon's code.
 package enum WebhookSignature {
     package static func isValid(header: String?, body: [UInt8], appSecret: String) -> Bool {
+        isValid(header: header, body: body, keyed: keyed(appSecret))
+    }
+
+    /// With an HMAC keyed once (`keyed(_:)`): a webhook endpoint checks every request with the
+    /// same secret, and keying (padding the key, hashing both pads) cost more than the body.
+    static func isValid(header: String?, body: [UInt8], keyed: HMAC<SHA256>) -> Bool {
         guard let header, header.hasPrefix("sha256="),
-            let mac = Hex.decode(header.dropFirst(7), allowingUppercase: true), mac.count == 32
+            let expected = Hex.decode(header.dropFirst(7), allowingUppercase: true), expected.count == 32
         else { return false }
-        return HMAC<SHA256>.isValidAuthenticationCode(
-            mac, authenticating: body, using: SymmetricKey(data: Data(appSecret.utf8)))
+        var mac = keyed
+        mac.update(data: body)
+        // swift-crypto compares a code with bytes in constant time.
+        return mac.finalize() == expected
+    }
+
+    static func keyed(_ appSecret: String) -> HMAC<SHA256> {
+        HMAC<SHA256>(key: SymmetricKey(data: Data(appSecret.utf8)))
     }
 
     package static func sign(body: some DataProtocol, appSecret: String) -> String {
