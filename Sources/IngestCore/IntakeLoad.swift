@@ -13,8 +13,13 @@ import Synchronization
 /// holds the acknowledgements back, and retrieval goes on once they are out. A burst keeps it
 /// there. The wait is bounded, so a burst that never ends still leaves retrieval a batch of 16
 /// every `longestYield` (about 16 leads a second), and it catches up when the burst ends.
+///
+/// What counts is the most in flight since retrieval last looked, not the count at the moment
+/// it looks: acknowledgements leave in whole batches, one per commit, so even in a burst the
+/// count drops near zero after every commit, and a look at one moment often hit such a dip.
 final class IntakeLoad: Sendable {
     private let inFlight = Atomic<Int>(0)
+    private let peak = Atomic<Int>(0)
     let busyAt: Int
     let longestYield: Duration
 
@@ -24,19 +29,29 @@ final class IntakeLoad: Sendable {
     }
 
     var requestsInFlight: Int { inFlight.load(ordering: .relaxed) }
-    var isBusy: Bool { requestsInFlight >= busyAt }
+
+    /// Whether the requests in flight reached the mark at any moment since the previous look;
+    /// the next look covers the time from now.
+    func wasBusySinceLastLook() -> Bool {
+        peak.exchange(inFlight.load(ordering: .relaxed), ordering: .relaxed) >= busyAt
+    }
 
     /// A notification arrived; `end()` once it is answered, whatever the answer.
-    func begin() { inFlight.add(1, ordering: .relaxed) }
+    func begin() {
+        let now = inFlight.add(1, ordering: .relaxed).newValue
+        peak.max(now, ordering: .relaxed)
+    }
+
     func end() { inFlight.subtract(1, ordering: .relaxed) }
 
     /// Returns once intake is no longer busy, after `longestYield`, or when the task is cancelled
     /// (the daemon stopping); how long it waited, zero when intake was not busy.
     func yieldWhileBusy(clock: ContinuousClock = .continuous) async -> Duration {
-        guard isBusy else { return .zero }
+        guard wasBusySinceLastLook() else { return .zero }
         let start = clock.now
-        while isBusy, clock.now - start < longestYield {
+        while clock.now - start < longestYield {
             do { try await Task.sleep(for: .milliseconds(5)) } catch { break }
+            if !wasBusySinceLastLook() { break }
         }
         return clock.now - start
     }

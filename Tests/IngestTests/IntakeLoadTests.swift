@@ -8,15 +8,29 @@ import Testing
         let intake = IntakeLoad(busyAt: 3, longestYield: .seconds(1))
         intake.begin()
         intake.begin()
-        #expect(!intake.isBusy)
+        #expect(!intake.wasBusySinceLastLook())
         intake.begin()
-        #expect(intake.isBusy)
+        #expect(intake.wasBusySinceLastLook())
         #expect(intake.requestsInFlight == 3)
         intake.end()
-        #expect(!intake.isBusy)
+        // The look before saw 3 still in flight, which this look's time starts from.
+        #expect(intake.wasBusySinceLastLook())
+        #expect(!intake.wasBusySinceLastLook())
         intake.end()
         intake.end()
         #expect(intake.requestsInFlight == 0)
+    }
+
+    /// Answers leave in whole batches, one per commit: a burst that was at the mark between two
+    /// looks counts even if the count has dropped by the time retrieval looks.
+    @Test func aPeakBetweenTwoLooksCountsThoughTheCountDroppedSince() {
+        let intake = IntakeLoad(busyAt: 3, longestYield: .seconds(1))
+        #expect(!intake.wasBusySinceLastLook())
+        for _ in 0..<3 { intake.begin() }
+        for _ in 0..<3 { intake.end() }
+        #expect(intake.requestsInFlight == 0)
+        #expect(intake.wasBusySinceLastLook())
+        #expect(!intake.wasBusySinceLastLook())
     }
 
     @Test func aQuietIntakeDoesNotDelayRetrieval() async {
@@ -41,7 +55,7 @@ import Testing
         intake.begin()
         let waited = await intake.yieldWhileBusy()
         #expect(waited >= .milliseconds(50))
-        #expect(intake.isBusy)
+        #expect(intake.wasBusySinceLastLook())
         intake.end()
     }
 
@@ -54,7 +68,7 @@ import Testing
         }
         let waited = await intake.yieldWhileBusy()
         #expect(waited < .seconds(60))
-        #expect(!intake.isBusy)
+        #expect(intake.requestsInFlight == 0)
         await answered.value
     }
 }
