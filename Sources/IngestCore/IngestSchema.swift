@@ -91,5 +91,17 @@ enum IngestSchema {
                     CREATE INDEX inbox_due ON inbox(state, next_attempt_at, received_at);
                     """)
         },
+        // Only rows waiting for the Graph API are ever looked up as due, and a handed-off row stays
+        // in the inbox until retention: an index of every row grew with the whole history, and
+        // every acknowledged webhook inserted into it. Partial, it holds the backlog alone; the
+        // other state ingest.stats counts (failed, rare) gets its own small one.
+        Storage.Migration("ingest-v4-partial-inbox-indexes") { db in
+            try db.execute(
+                sql: """
+                    DROP INDEX inbox_due;
+                    CREATE INDEX inbox_due ON inbox(next_attempt_at, received_at) WHERE state = 'received';
+                    CREATE INDEX inbox_failed ON inbox(received_at) WHERE state = 'failed';
+                    """)
+        },
     ]
 }

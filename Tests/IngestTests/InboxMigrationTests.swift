@@ -5,15 +5,15 @@ import Testing
 
 @testable import IngestCore
 
-/// ingest-v3 rebuilds the inbox keyed by leadgen id: a database written by the previous version
-/// keeps every row, its state and its place in the retrieval queue.
+/// ingest-v3 rebuilds the inbox keyed by leadgen id, and ingest-v4 makes its state indexes partial:
+/// a database written before keeps every row, its state and its place in the retrieval queue.
 @Suite struct InboxMigrationTests {
     @Test func anInboxWrittenBeforeTheRebuildKeepsEveryRow() async throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("inbox-v3-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: directory) }
         let path = directory.appendingPathComponent("ingest.sqlite").path
         let previous = Array(IngestSchema.migrations.prefix { $0.name != "ingest-v3-inbox-keyed-by-leadgen-id" })
-        #expect(previous.count == IngestSchema.migrations.count - 1)
+        #expect(previous.count == IngestSchema.migrations.count - 2)
 
         let before = try Storage(path: path, migrations: previous)
         try await before.write { db in
@@ -35,7 +35,7 @@ import Testing
 
         let after = try Storage(path: path, migrations: IngestSchema.migrations)
         defer { try? after.close() }
-        let (rows, definition, plan) = try await after.read { db in
+        let (rows, definition, plan, failedPlan, dueIndex) = try await after.read { db in
             (
                 try Row.fetchAll(db, sql: "SELECT * FROM inbox ORDER BY leadgen_id").map { row -> [String] in
                     [
@@ -51,9 +51,15 @@ import Testing
                         EXPLAIN QUERY PLAN SELECT * FROM inbox WHERE state = 'received' AND next_attempt_at <= 1e12
                         ORDER BY next_attempt_at, received_at LIMIT 16
                         """
-                ).map { $0["detail"] as String }
+                ).map { $0["detail"] as String },
+                try Row.fetchAll(db, sql: "EXPLAIN QUERY PLAN SELECT count(*) FROM inbox WHERE state = 'failed'")
+                    .map { $0["detail"] as String },
+                try String.fetchOne(db, sql: "SELECT sql FROM sqlite_master WHERE name = 'inbox_due'") ?? ""
             )
         }
+        // ingest-v4: the due index holds waiting rows only, and counting failed ones scans no table.
+        #expect(dueIndex.contains("WHERE state = 'received'"), "\(dueIndex)")
+        #expect(failedPlan.contains { $0.contains("inbox_failed") }, "\(failedPlan)")
         #expect(definition.contains("WITHOUT ROWID"))
         #expect(
             rows
