@@ -115,9 +115,15 @@ final class IngestStore: Sendable {
     }
 
     /// The fetched lead is stored and its inbox row moves on, in one transaction.
-    func storeFetchedLead(_ lead: Lead) async throws {
+    /// Stores a lead fetched from the Graph API. Its webhook was acknowledged long before, so
+    /// the write rides on the next commit another write needs (within `ridingFor`, or once a
+    /// whole retrieval batch of them waits): at 1,000 webhooks a second, giving each fetched lead
+    /// a commit of its own doubled the fsyncs the acknowledgements queue behind.
+    func storeFetchedLead(_ lead: Lead, ridingFor maxWait: Duration = .milliseconds(20), orOnce enough: Int)
+        async throws
+    {
         let row = try Self.leadRow(lead)
-        try await storage.groupedWrite { db in
+        try await storage.groupedWrite(ridingFor: maxWait, orOnce: enough) { db in
             try Self.insertLead(row, db: db)
             try db.cachedStatement(sql: "UPDATE inbox SET state = 'ready' WHERE leadgen_id = ? AND state = 'received'")
                 .execute(arguments: [lead.source.externalId])

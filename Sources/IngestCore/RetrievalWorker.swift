@@ -90,7 +90,7 @@ final class RetrievalWorker: Sendable {
         do {
             let raw = try await graph.lead(id: row.change.leadgenID, token: token.value, appSecret: appSecret?.value)
             let lead = LeadNormalizer.fromGraph(raw, leadID: row.leadID, change: row.change, receivedAt: row.receivedAt)
-            try await store.storeFetchedLead(lead)
+            try await store.storeFetchedLead(lead, orOnce: Self.batchSize)
             handoffWakeup.signal()
         } catch let failure as GraphFailure {
             await handle(failure, row: row, tokenVersion: token.version)

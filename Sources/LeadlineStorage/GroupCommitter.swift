@@ -1,3 +1,4 @@
+import Foundation
 import GRDB
 import NIOConcurrencyHelpers
 
@@ -9,6 +10,9 @@ import NIOConcurrencyHelpers
 /// there is no hop through the cooperative thread pool, whose queue under load (request
 /// handlers, deliveries) otherwise left the writer idle while callers waited. Each batch is its
 /// own dispatch, so a plain write queued meanwhile still gets its turn.
+///
+/// A write no caller is waiting on can ride (`submit(riding:_:)`): it joins the next commit
+/// another write starts instead of starting one, within a bound.
 final class GroupCommitter: Sendable {
     private struct Job: Sendable {
         /// Runs the write; returns whether it succeeded and what to tell the caller after the commit.
@@ -20,8 +24,26 @@ final class GroupCommitter: Sendable {
     /// each job behind its own savepoint.
     private struct OneJobFailed: Error {}
 
+    /// How long a riding write may wait for someone else's commit, and how many riders are
+    /// worth a commit of their own.
+    struct Ride: Sendable {
+        var maxWait: Duration
+        var enough: Int
+    }
+
+    private enum RiderNext { case nothing, drain, armTimer }
+
+    private struct State {
+        var queue: [Job] = []
+        /// Riding writes, taken by the next batch that has a write of its own.
+        var riders: [Job] = []
+        var draining = false
+        var riderTimerArmed = false
+        var submitted = 0
+    }
+
     private let pool: DatabasePool
-    private let state = NIOLockedValueBox<(queue: [Job], draining: Bool, submitted: Int)>(([], false, 0))
+    private let state = NIOLockedValueBox(State())
 
     /// Writes submitted so far: beside the commit count, how many writes shared each fsync.
     var submittedCount: Int { state.withLockedValue { $0.submitted } }
@@ -42,7 +64,52 @@ final class GroupCommitter: Sendable {
         _ body: @escaping @Sendable (Database) throws -> T,
         completion: @escaping @Sendable (Result<T, any Error>) -> Void
     ) {
-        let job = Job(
+        let job = Self.job(body, completion: completion)
+        let startDrain = state.withLockedValue { state -> Bool in
+            state.queue.append(job)
+            state.submitted += 1
+            if state.draining { return false }
+            state.draining = true
+            return true
+        }
+        if startDrain { scheduleBatch() }
+    }
+
+    /// A write that starts no commit of its own: it is committed with the next batch that holds
+    /// another write, after `ride.maxWait` at the latest, or at once when `ride.enough` riders wait.
+    func submit<T: Sendable>(riding ride: Ride, _ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { continuation in
+            let job = Self.job(body) { continuation.resume(with: $0) }
+            let next = state.withLockedValue { state -> RiderNext in
+                state.submitted += 1
+                state.riders.append(job)
+                if state.riders.count >= ride.enough {
+                    state.queue.append(contentsOf: state.riders)
+                    state.riders = []
+                    if state.draining { return .nothing }
+                    state.draining = true
+                    return .drain
+                }
+                if state.riderTimerArmed { return .nothing }
+                state.riderTimerArmed = true
+                return .armTimer
+            }
+            switch next {
+            case .nothing: break
+            case .drain: scheduleBatch()
+            case .armTimer:
+                let seconds =
+                    Double(ride.maxWait.components.seconds) + Double(ride.maxWait.components.attoseconds) / 1e18
+                DispatchQueue.global().asyncAfter(deadline: .now() + seconds) { self.ridersWaitedLongEnough() }
+            }
+        }
+    }
+
+    private static func job<T: Sendable>(
+        _ body: @escaping @Sendable (Database) throws -> T,
+        completion: @escaping @Sendable (Result<T, any Error>) -> Void
+    ) -> Job {
+        Job(
             apply: { db in
                 do {
                     let value = try body(db)
@@ -52,9 +119,15 @@ final class GroupCommitter: Sendable {
                 }
             },
             fail: { completion(.failure($0)) })
+    }
+
+    /// The riders' bound: whoever is still waiting gets a commit now.
+    private func ridersWaitedLongEnough() {
         let startDrain = state.withLockedValue { state -> Bool in
-            state.queue.append(job)
-            state.submitted += 1
+            state.riderTimerArmed = false
+            guard !state.riders.isEmpty else { return false }
+            state.queue.append(contentsOf: state.riders)
+            state.riders = []
             if state.draining { return false }
             state.draining = true
             return true
@@ -66,13 +139,18 @@ final class GroupCommitter: Sendable {
         pool.asyncWriteWithoutTransaction { db in self.commitBatch(db) }
     }
 
-    /// Commits everything queued so far in one transaction, then schedules the next batch; the
-    /// drain stops when a batch finds the queue empty.
+    /// Commits everything queued so far, and the riders, in one transaction, then schedules the
+    /// next batch; the drain stops when the queue is empty (riders alone wait on).
     private func commitBatch(_ db: Database) {
         let batch = state.withLockedValue { state -> [Job] in
-            let batch = state.queue
+            if state.queue.isEmpty {
+                state.draining = false
+                return []
+            }
+            var batch = state.queue
             state.queue = []
-            if batch.isEmpty { state.draining = false }
+            batch.append(contentsOf: state.riders)
+            state.riders = []
             return batch
         }
         if batch.isEmpty { return }

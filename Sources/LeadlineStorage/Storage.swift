@@ -91,6 +91,17 @@ public final class Storage: Sendable {
         try await committer.submit(body)
     }
 
+    /// A grouped write no caller needs at once, such as a fetched lead whose webhook was answered
+    /// long ago: it waits for the next commit another write starts and shares it, so a steady
+    /// stream of them costs no fsyncs beside the writes that answer callers. It is committed on
+    /// its own after `maxWait` at the latest, or once `enough` such writes wait. Returns after
+    /// its commit, like `groupedWrite`.
+    public func groupedWrite<T: Sendable>(
+        ridingFor maxWait: Duration, orOnce enough: Int, _ body: @escaping @Sendable (Database) throws -> T
+    ) async throws -> T {
+        try await committer.submit(riding: .init(maxWait: maxWait, enough: enough), body)
+    }
+
     /// `groupedWrite` for a caller on an event loop that answers from a callback: no task is
     /// created or resumed. `completion` runs on the writer's thread after the commit; it must
     /// hand the outcome back to the caller's own thread, not work there.

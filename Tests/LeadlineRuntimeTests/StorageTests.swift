@@ -103,6 +103,56 @@ import Testing
         try storage.close()
     }
 
+    /// A riding write starts no commit: it waits for another write's, and shares it.
+    @Test func aRidingWriteWaitsForAnotherWritesCommitAndSharesIt() async throws {
+        let storage = try Storage(path: try temporaryPath(), migrations: Self.migrations)
+        let before = storage.commitCount
+        let rider = Task {
+            try await storage.groupedWrite(ridingFor: .seconds(60), orOnce: 100) { db in
+                try db.execute(sql: "INSERT INTO items (name) VALUES ('rider')")
+            }
+        }
+        try await Task.sleep(for: .milliseconds(300))
+        let waiting = try await storage.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM items") }
+        #expect(waiting == 0, "the riding write was committed on its own")
+        try await storage.groupedWrite { db in try db.execute(sql: "INSERT INTO items (name) VALUES ('driver')") }
+        try await rider.value
+        let names = try await storage.read { db in try String.fetchAll(db, sql: "SELECT name FROM items ORDER BY name")
+        }
+        #expect(names == ["driver", "rider"])
+        #expect(storage.commitCount - before == 1)
+        try storage.close()
+    }
+
+    /// With nobody else writing, a rider is committed after its bound, and enough riders
+    /// together are committed at once.
+    @Test func ridersAreCommittedAfterTheirBoundOrOnceEnoughWait() async throws {
+        let storage = try Storage(path: try temporaryPath(), migrations: Self.migrations)
+        let started = ContinuousClock.now
+        try await storage.groupedWrite(ridingFor: .milliseconds(200), orOnce: 100) { db in
+            try db.execute(sql: "INSERT INTO items (name) VALUES ('alone')")
+        }
+        #expect(ContinuousClock.now - started >= .milliseconds(200))
+
+        let before = storage.commitCount
+        let together = ContinuousClock.now
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for index in 0..<4 {
+                group.addTask {
+                    try await storage.groupedWrite(ridingFor: .seconds(60), orOnce: 4) { db in
+                        try db.execute(sql: "INSERT INTO items (name) VALUES (?)", arguments: ["rider-\(index)"])
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
+        #expect(ContinuousClock.now - together < .seconds(30))
+        #expect(storage.commitCount - before == 1)
+        let count = try await storage.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM items") }
+        #expect(count == 5)
+        try storage.close()
+    }
+
     /// Values bound straight through SQLite land as GRDB would have bound them, the count of
     /// changed rows comes back, and a failing statement throws SQLite's error and leaves the
     /// statement usable.
