@@ -114,8 +114,8 @@ final class IngestStore: Sendable {
         }
     }
 
-    /// The fetched lead is stored and its inbox row moves on, in one transaction.
-    /// Stores a lead fetched from the Graph API. Its webhook was acknowledged long before, so
+    /// Stores a lead fetched from the Graph API and moves its inbox row on, in one transaction.
+    /// Its webhook was acknowledged long before, so
     /// the write rides on the next commit another write needs (within `ridingFor`, or once a
     /// whole retrieval batch of them waits): at 1,000 webhooks a second, giving each fetched lead
     /// a commit of its own doubled the fsyncs the acknowledgements queue behind.

@@ -10,7 +10,8 @@ import Synchronization
 ///
 /// Busy is counted in requests in flight (arrival rate times time in ingest). One sender never
 /// reaches the mark; a steady 1,000 a second (1-3 in flight) reaches it only while a slow fsync
-/// holds the acknowledgements back, and retrieval goes on once they are out. A burst keeps it
+/// holds the acknowledgements back, and retrieval goes on after the first 5 ms look in which
+/// the mark was not reached. A burst keeps it
 /// there. The wait is bounded, so a burst that never ends still leaves retrieval a batch of 16
 /// every `longestYield` (about 16 leads a second), and it catches up when the burst ends.
 ///

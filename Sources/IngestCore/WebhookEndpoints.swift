@@ -91,7 +91,8 @@ final class WebhookEndpoints: Sendable {
     private func cachedKeyedHMAC() -> HMAC<SHA256>? {
         guard let secret = secrets.cachedSecret(named: meta.appSecret) else { return nil }
         return keyedHMAC.withLockedValue { cached in
-            if let cached, cached.secret == secret.value { return cached.mac.mac }
+            // Bytes, not Swift's canonical-equivalence ==: a secret is bytes.
+            if let cached, cached.secret.utf8.elementsEqual(secret.value.utf8) { return cached.mac.mac }
             let keyed = WebhookSignature.keyed(secret.value)
             cached = (secret.value, SharedHMAC(mac: keyed))
             return keyed

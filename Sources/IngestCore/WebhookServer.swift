@@ -142,8 +142,9 @@ final class WebhookHTTPHandler: ChannelInboundHandler {
         let keepAlive = head.isKeepAlive
         let version = head.version
         let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
-        // A lead notification is checked and handed to the database writer inside this read;
-        // the answer comes from the writer's thread after the commit, or at once.
+        // A lead notification is checked and handed to the database writer inside this read, and
+        // answered from the writer's thread after the commit (or at once: bad JSON). Anything
+        // else is answered from a task.
         endpoints.handle(request) { response in
             if bound.eventLoop.inEventLoop {
                 let (handler, context) = bound.value

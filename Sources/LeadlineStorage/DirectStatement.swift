@@ -13,11 +13,19 @@ extension Statement {
     ///
     /// For the few writes every acknowledgement waits on, on the one writer: GRDB's
     /// StatementArguments boxes every value and checks the set on each call, and that cost more
-    /// than the insert itself. GRDB keeps its own record of what a statement has bound, so a
-    /// statement run this way must never also be run through `execute(arguments:)`: give it SQL
-    /// of its own.
+    /// than the insert itself.
+    ///
+    /// GRDB is bypassed: it keeps believing the arguments it bound last are bound, so a statement
+    /// run this way must never also be run by GRDB without arguments (`execute()`, a fetch): give
+    /// it SQL of its own. Nor does GRDB see the statement run or fail; a caller inside a
+    /// transaction must let an error end it, as GRDB's own statements do.
     public func executeDirect(_ values: [DirectValue], in db: Database) throws -> Int {
         let statement = sqliteStatement
+        guard values.count == Int(sqlite3_bind_parameter_count(statement)) else {
+            throw DatabaseError(
+                resultCode: .SQLITE_MISUSE,
+                message: "\(values.count) values for \(sqlite3_bind_parameter_count(statement)) parameters", sql: sql)
+        }
         sqlite3_reset(statement)
         sqlite3_clear_bindings(statement)
         for (offset, value) in values.enumerated() {

@@ -32,13 +32,15 @@ final class GroupCommitter: Sendable {
     }
 
     private enum RiderNext { case nothing, drain, armTimer }
+    private enum RiderTimerNext { case nothing, drain, wait(Duration) }
 
     private struct State {
         var queue: [Job] = []
         /// Riding writes, taken by the next batch that has a write of its own.
         var riders: [Job] = []
         var draining = false
-        var riderTimerArmed = false
+        /// When the earliest armed rider timer is due; nil when none is armed.
+        var ridersDue: ContinuousClock.Instant?
         var submitted = 0
     }
 
@@ -90,17 +92,16 @@ final class GroupCommitter: Sendable {
                     state.draining = true
                     return .drain
                 }
-                if state.riderTimerArmed { return .nothing }
-                state.riderTimerArmed = true
+                // A rider is covered by any timer due no later than its own bound.
+                let due = ContinuousClock.now + ride.maxWait
+                if let armed = state.ridersDue, armed <= due { return .nothing }
+                state.ridersDue = due
                 return .armTimer
             }
             switch next {
             case .nothing: break
             case .drain: scheduleBatch()
-            case .armTimer:
-                let seconds =
-                    Double(ride.maxWait.components.seconds) + Double(ride.maxWait.components.attoseconds) / 1e18
-                DispatchQueue.global().asyncAfter(deadline: .now() + seconds) { self.ridersWaitedLongEnough() }
+            case .armTimer: armRiderTimer(in: ride.maxWait)
             }
         }
     }
@@ -121,18 +122,32 @@ final class GroupCommitter: Sendable {
             fail: { completion(.failure($0)) })
     }
 
-    /// The riders' bound: whoever is still waiting gets a commit now.
-    private func ridersWaitedLongEnough() {
-        let startDrain = state.withLockedValue { state -> Bool in
-            state.riderTimerArmed = false
-            guard !state.riders.isEmpty else { return false }
+    private func armRiderTimer(in wait: Duration) {
+        let seconds = Double(wait.components.seconds) + Double(wait.components.attoseconds) / 1e18
+        DispatchQueue.global().asyncAfter(deadline: .now() + seconds) { self.riderTimerFired() }
+    }
+
+    /// Once the riders' bound is due, whoever still waits gets a commit now. A timer that fires
+    /// with nothing due (superseded by an earlier bound that already fired) does nothing; one
+    /// that fires early (Dispatch's clock is not this one) waits out the rest.
+    private func riderTimerFired() {
+        let next = state.withLockedValue { state -> RiderTimerNext in
+            guard let due = state.ridersDue else { return .nothing }
+            let now = ContinuousClock.now
+            if due > now { return .wait(due - now) }
+            state.ridersDue = nil
+            guard !state.riders.isEmpty else { return .nothing }
             state.queue.append(contentsOf: state.riders)
             state.riders = []
-            if state.draining { return false }
+            if state.draining { return .nothing }
             state.draining = true
-            return true
+            return .drain
         }
-        if startDrain { scheduleBatch() }
+        switch next {
+        case .nothing: break
+        case .drain: scheduleBatch()
+        case .wait(let rest): armRiderTimer(in: rest)
+        }
     }
 
     private func scheduleBatch() {

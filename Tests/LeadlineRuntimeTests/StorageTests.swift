@@ -76,6 +76,7 @@ import Testing
     /// as the async one: a value, or the error of the one write that failed.
     @Test func aCallbackGroupedWriteReportsAfterItsCommit() async throws {
         let storage = try Storage(path: try temporaryPath(), migrations: Self.migrations)
+        let before = storage.commitCount
         let outcomes = try await withThrowingTaskGroup(of: String.self) { group in
             for name in ["one", "two", "one"] {
                 group.addTask {
@@ -86,6 +87,10 @@ import Testing
                                 return db.lastInsertedRowID
                             },
                             completion: { result in
+                                // The commit counter moves before any report runs.
+                                guard storage.commitCount > before else {
+                                    return continuation.resume(returning: "reported before its commit")
+                                }
                                 switch result {
                                 case .success: continuation.resume(returning: "stored \(name)")
                                 case .failure(let error): continuation.resume(returning: "\(type(of: error))")
@@ -107,11 +112,14 @@ import Testing
     @Test func aRidingWriteWaitsForAnotherWritesCommitAndSharesIt() async throws {
         let storage = try Storage(path: try temporaryPath(), migrations: Self.migrations)
         let before = storage.commitCount
+        let submitted = storage.groupedWriteCount
         let rider = Task {
             try await storage.groupedWrite(ridingFor: .seconds(60), orOnce: 100) { db in
                 try db.execute(sql: "INSERT INTO items (name) VALUES ('rider')")
             }
         }
+        // Once it is queued, it must still wait: a commit of its own would show within this time.
+        while storage.groupedWriteCount == submitted { try await Task.sleep(for: .milliseconds(10)) }
         try await Task.sleep(for: .milliseconds(300))
         let waiting = try await storage.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM items") }
         #expect(waiting == 0, "the riding write was committed on its own")
@@ -150,6 +158,26 @@ import Testing
         #expect(storage.commitCount - before == 1)
         let count = try await storage.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM items") }
         #expect(count == 5)
+        try storage.close()
+    }
+
+    /// Each rider keeps its own bound: one with a short bound is not held by the longer bound an
+    /// earlier rider armed, and it takes the earlier one along.
+    @Test func aShortRiderIsNotHeldByALongerOnesBound() async throws {
+        let storage = try Storage(path: try temporaryPath(), migrations: Self.migrations)
+        let submitted = storage.groupedWriteCount
+        let started = ContinuousClock.now
+        let patient = Task {
+            try await storage.groupedWrite(ridingFor: .seconds(120), orOnce: 100) { db in
+                try db.execute(sql: "INSERT INTO items (name) VALUES ('patient')")
+            }
+        }
+        while storage.groupedWriteCount == submitted { try await Task.sleep(for: .milliseconds(10)) }
+        try await storage.groupedWrite(ridingFor: .milliseconds(100), orOnce: 100) { db in
+            try db.execute(sql: "INSERT INTO items (name) VALUES ('hurried')")
+        }
+        try await patient.value
+        #expect(ContinuousClock.now - started < .seconds(60))
         try storage.close()
     }
 
@@ -197,6 +225,13 @@ import Testing
         #expect(failure?.resultCode == .SQLITE_CONSTRAINT)
         #expect(failure?.message?.contains("UNIQUE") == true, "\(String(describing: failure))")
         #expect(afterwards == 1)
+        // A value short is refused, not bound as NULL.
+        await #expect(throws: DatabaseError.self) {
+            try await storage.write { db in
+                _ = try db.cachedStatement(sql: "INSERT INTO notes (key, number, remark) VALUES (?, ?, ?)")
+                    .executeDirect([.text("c"), .integer(1)], in: db)
+            }
+        }
         try storage.close()
     }
 
