@@ -415,7 +415,9 @@ for pair in vault:master-key:$VAULT_DOMAIN audit:audit-signing-key:$AUDIT_DOMAIN
     continue
   fi
   unit=leadline-$d.service
-  nsp_in systemctl stop "$unit" 2>/dev/null
+  # The credential goes first, then the stop: the other daemons' audit spools (and ingest's
+  # vault calls) keep connecting, and socket activation between a stop and the removal started
+  # the daemon again with its key, so the start below found it running (exit 0).
   if [[ "$CRED_MODE" == encrypted ]]; then
     # What an operator gets who forgot `systemd-creds encrypt`: no file in the credstore.
     how="no /etc/credstore.encrypted/$cred"
@@ -428,6 +430,7 @@ for pair in vault:master-key:$VAULT_DOMAIN audit:audit-signing-key:$AUDIT_DOMAIN
     nsp_in systemctl daemon-reload
   fi
   since=$(nsp_in date '+%Y-%m-%d %H:%M:%S')
+  nsp_in systemctl stop "$unit" 2>/dev/null
   nsp_in systemctl start "$unit" >/dev/null 2>&1 || true
   sleep 3   # RestartSec=1s: a restart loop would show by now
   status=$(prop "$unit" ExecMainStatus) restarts=$(prop "$unit" NRestarts) result=$(prop "$unit" Result)
