@@ -108,18 +108,24 @@ import Testing
         try storage.close()
     }
 
+    /// Starts a riding insert of `name` and returns once the committer holds it.
+    func queueRider(_ name: String, bound: Duration, in storage: Storage) async throws -> Task<Void, any Error> {
+        let submitted = storage.groupedWriteCount
+        let rider = Task {
+            try await storage.groupedWrite(ridingFor: bound, orOnce: 100) { db in
+                try db.execute(sql: "INSERT INTO items (name) VALUES (?)", arguments: [name])
+            }
+        }
+        while storage.groupedWriteCount == submitted { try await Task.sleep(for: .milliseconds(10)) }
+        return rider
+    }
+
     /// A riding write starts no commit: it waits for another write's, and shares it.
     @Test func aRidingWriteWaitsForAnotherWritesCommitAndSharesIt() async throws {
         let storage = try Storage(path: try temporaryPath(), migrations: Self.migrations)
         let before = storage.commitCount
-        let submitted = storage.groupedWriteCount
-        let rider = Task {
-            try await storage.groupedWrite(ridingFor: .seconds(60), orOnce: 100) { db in
-                try db.execute(sql: "INSERT INTO items (name) VALUES ('rider')")
-            }
-        }
-        // Once it is queued, it must still wait: a commit of its own would show within this time.
-        while storage.groupedWriteCount == submitted { try await Task.sleep(for: .milliseconds(10)) }
+        let rider = try await queueRider("rider", bound: .seconds(60), in: storage)
+        // Queued, it must still wait: a commit of its own would show within this time.
         try await Task.sleep(for: .milliseconds(300))
         let waiting = try await storage.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM items") }
         #expect(waiting == 0, "the riding write was committed on its own")
@@ -165,14 +171,8 @@ import Testing
     /// earlier rider armed, and it takes the earlier one along.
     @Test func aShortRiderIsNotHeldByALongerOnesBound() async throws {
         let storage = try Storage(path: try temporaryPath(), migrations: Self.migrations)
-        let submitted = storage.groupedWriteCount
         let started = ContinuousClock.now
-        let patient = Task {
-            try await storage.groupedWrite(ridingFor: .seconds(120), orOnce: 100) { db in
-                try db.execute(sql: "INSERT INTO items (name) VALUES ('patient')")
-            }
-        }
-        while storage.groupedWriteCount == submitted { try await Task.sleep(for: .milliseconds(10)) }
+        let patient = try await queueRider("patient", bound: .seconds(120), in: storage)
         try await storage.groupedWrite(ridingFor: .milliseconds(100), orOnce: 100) { db in
             try db.execute(sql: "INSERT INTO items (name) VALUES ('hurried')")
         }
